@@ -1,0 +1,1 @@
+"""Subcommands of the `rppg-distill` CLI; see `rppg_distill.cli`."""
