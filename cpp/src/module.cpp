@@ -9,11 +9,12 @@ namespace py = pybind11;
 PYBIND11_MODULE(_core, m) {
   m.doc() = "rppg_distill spectral core (band PSD, PSD-KL, RPM-Distill components, peak frequency)";
 
-  m.def("build_info", []() {
+  m.def("build_info", [m]() {
     py::dict info;
     info["version"] = RPPG_VERSION;
     info["compiler"] = RPPG_CXX_COMPILER;
     info["cpu"] = true;
+    info["simd"] = m.attr("simd")();
 #ifdef RPPG_WITH_CUDA
     info["cuda"] = true;
     info["cuda_archs"] = RPPG_CUDA_ARCHS;

@@ -1,0 +1,103 @@
+#include "rppg/basis.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+namespace rppg {
+namespace {
+
+constexpr size_t kMaxEntries = 64;
+
+std::mutex g_mutex;
+std::map<std::string, std::shared_ptr<const void>> g_cache;
+
+template <class T>
+void append(std::string& key, const T& v) {
+  key.append(reinterpret_cast<const char*>(&v), sizeof(T));
+}
+
+std::vector<double> window_values(int T, Window window, bool periodic) {
+  std::vector<double> w(T, 1.0);
+  if (window == Window::Hann) {
+    const double denom = periodic ? T : (T > 1 ? T - 1 : 1);
+    for (int t = 0; t < T; ++t) w[t] = 0.5 - 0.5 * std::cos(2.0 * M_PI * t / denom);
+  }
+  return w;
+}
+
+template <class F>
+std::shared_ptr<Basis<F>> build(int T, const std::vector<double>& freqs, double fs, Window window,
+                                bool periodic) {
+  auto b = std::make_shared<Basis<F>>();
+  const int K = static_cast<int>(freqs.size());
+  b->T = T;
+  b->K = K;
+  b->n_pad = round_up(2 * K, kPad);
+  b->t_pad = round_up(T, kPad);
+  b->wt.assign(static_cast<size_t>(T) * b->n_pad, F(0));
+  b->w.assign(static_cast<size_t>(2 * K) * b->t_pad, F(0));
+  const std::vector<double> w = window_values(T, window, periodic);
+  for (int k = 0; k < K; ++k) {
+    const double cycles_per_sample = freqs[k] / fs;
+    for (int t = 0; t < T; ++t) {
+      double phase = cycles_per_sample * t;  // reduce to [0, 1) before scaling: keeps rounding small
+      phase -= std::floor(phase);
+      const double ang = 2.0 * M_PI * phase;
+      const F c = static_cast<F>(w[t] * std::cos(ang));
+      const F s = static_cast<F>(w[t] * std::sin(ang));
+      b->wt[static_cast<size_t>(t) * b->n_pad + k] = c;
+      b->wt[static_cast<size_t>(t) * b->n_pad + K + k] = s;
+      b->w[static_cast<size_t>(k) * b->t_pad + t] = c;
+      b->w[static_cast<size_t>(K + k) * b->t_pad + t] = s;
+    }
+  }
+  return b;
+}
+
+}  // namespace
+
+template <class F>
+std::shared_ptr<const Basis<F>> get_basis(int T, const std::vector<double>& freqs, double fs,
+                                          Window window, bool periodic) {
+  if (T < 1) throw std::invalid_argument("T must be >= 1");
+  if (freqs.empty()) throw std::invalid_argument("empty frequency grid");
+  if (!(fs > 0) || !std::isfinite(fs)) throw std::invalid_argument("fs must be a finite positive number");
+  std::string key;
+  append(key, T);
+  append(key, fs);
+  append(key, static_cast<int>(window));
+  append(key, periodic);
+  append(key, sizeof(F));
+  key.append(reinterpret_cast<const char*>(freqs.data()), freqs.size() * sizeof(double));
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = g_cache.find(key);
+    if (it != g_cache.end()) return std::static_pointer_cast<const Basis<F>>(it->second);
+  }
+  std::shared_ptr<const Basis<F>> b = build<F>(T, freqs, fs, window, periodic);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_cache.size() >= kMaxEntries) g_cache.clear();
+  auto res = g_cache.emplace(key, b);  // another thread may have won the race: use its entry
+  return std::static_pointer_cast<const Basis<F>>(res.first->second);
+}
+
+size_t basis_cache_size() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_cache.size();
+}
+
+void basis_cache_clear() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_cache.clear();
+}
+
+template std::shared_ptr<const Basis<float>> get_basis<float>(int, const std::vector<double>&, double,
+                                                              Window, bool);
+template std::shared_ptr<const Basis<double>> get_basis<double>(int, const std::vector<double>&,
+                                                                double, Window, bool);
+
+}  // namespace rppg

@@ -1,0 +1,99 @@
+#include <cmath>
+#include <vector>
+
+#include "rppg/dft.hpp"
+#include "rppg/kernels.hpp"
+
+namespace rppg {
+namespace {
+
+// p = P / (sum P + eps) for one row; returns sum P.
+template <class F>
+double normalize_row(const F* re, const F* im, int K, F eps, F* p) {
+  double sum = 0;
+  for (int k = 0; k < K; ++k) {
+    p[k] = re[k] * re[k] + im[k] * im[k];
+    sum += p[k];
+  }
+  const F inv = static_cast<F>(1.0 / (sum + eps));
+  for (int k = 0; k < K; ++k) p[k] *= inv;
+  return sum;
+}
+
+// Gradient wrt p -> row of g [2K] (d/d re, d/d im) through p = P / (S + eps), P = re^2 + im^2.
+template <class F>
+void p_to_dft_grad(const F* gp, const F* p, const F* re, const F* im, int K, F eps, F* g) {
+  double dot = 0, sum = 0;
+  for (int k = 0; k < K; ++k) {
+    dot += double(gp[k]) * p[k];
+    sum += double(re[k]) * re[k] + double(im[k]) * im[k];
+  }
+  const F inv = static_cast<F>(1.0 / (sum + eps));
+  const F d = static_cast<F>(dot);
+  for (int k = 0; k < K; ++k) {
+    const F gP = (gp[k] - d) * inv;
+    g[k] = 2 * gP * re[k];
+    g[K + k] = 2 * gP * im[k];
+  }
+}
+
+}  // namespace
+
+template <class F>
+void psd_kl_fwd(const F* s, const F* t, long B, const Basis<F>& bs, bool demean, F eps, F* loss,
+                F* ps, F* pt, F* re_s, F* im_s, F* re_t, F* im_t) {
+  const int T = bs.T, K = bs.K;
+  for_blocks(B, 2 * dft_row_flops(bs), [&](long r0, int m) {
+    dft_forward(s + r0 * T, m, bs, demean, re_s + r0 * K, im_s + r0 * K);
+    dft_forward(t + r0 * T, m, bs, demean, re_t + r0 * K, im_t + r0 * K);
+    for (int i = 0; i < m; ++i) {
+      const long o = (r0 + i) * K;
+      normalize_row(re_s + o, im_s + o, K, eps, ps + o);
+      normalize_row(re_t + o, im_t + o, K, eps, pt + o);
+      double l = 0;  // one log per bin: log((p_t + eps) / (p_s + eps))
+      for (int k = 0; k < K; ++k) l += pt[o + k] * std::log((pt[o + k] + eps) / (ps[o + k] + eps));
+      loss[r0 + i] = static_cast<F>(l);
+    }
+  });
+}
+
+template <class F>
+void psd_kl_bwd(const F* grad_loss, const F* ps, const F* pt, const F* re_s, const F* im_s,
+                const F* re_t, const F* im_t, long B, const Basis<F>& bs, bool demean, F eps,
+                F* grad_s, F* grad_t) {
+  const int T = bs.T, K = bs.K;
+  for_blocks(B, (grad_t ? 2 : 1) * dft_row_flops(bs), [&](long r0, int m) {
+    thread_local std::vector<F> g, gp;
+    g.resize(static_cast<size_t>(m) * 2 * K);
+    gp.resize(K);
+    for (int i = 0; i < m; ++i) {
+      const long o = (r0 + i) * K;
+      const F gl = grad_loss[r0 + i];
+      for (int k = 0; k < K; ++k) gp[k] = -gl * pt[o + k] / (ps[o + k] + eps);
+      p_to_dft_grad(gp.data(), ps + o, re_s + o, im_s + o, K, eps, g.data() + static_cast<long>(i) * 2 * K);
+    }
+    dft_backward(g.data(), m, bs, demean, grad_s + r0 * T);
+    if (!grad_t) return;
+    for (int i = 0; i < m; ++i) {
+      const long o = (r0 + i) * K;
+      const F gl = grad_loss[r0 + i];
+      for (int k = 0; k < K; ++k) {
+        const F a = pt[o + k], b = ps[o + k];
+        gp[k] = gl * (std::log((a + eps) / (b + eps)) + a / (a + eps));
+      }
+      p_to_dft_grad(gp.data(), pt + o, re_t + o, im_t + o, K, eps, g.data() + static_cast<long>(i) * 2 * K);
+    }
+    dft_backward(g.data(), m, bs, demean, grad_t + r0 * T);
+  });
+}
+
+#define RPPG_INST(F)                                                                            \
+  template void psd_kl_fwd<F>(const F*, const F*, long, const Basis<F>&, bool, F, F*, F*, F*, F*, \
+                              F*, F*, F*);                                                      \
+  template void psd_kl_bwd<F>(const F*, const F*, const F*, const F*, const F*, const F*, const F*, \
+                              long, const Basis<F>&, bool, F, F*, F*);
+RPPG_INST(float)
+RPPG_INST(double)
+#undef RPPG_INST
+
+}  // namespace rppg

@@ -1,0 +1,10 @@
+"""Classical (training-free) rPPG methods on RGB traces, numpy only: POS, CHROM, PBV, GREEN, ICA, LGI."""
+
+from __future__ import annotations
+
+from rppg_distill.classical.methods import (METHODS, check_rgb, chrom, green, ica, lgi, pbv, pos,
+                                            run_method)
+from rppg_distill.classical.traces import rgb_trace, skin_mask_ycrcb
+
+__all__ = ["METHODS", "check_rgb", "chrom", "green", "ica", "lgi", "pbv", "pos", "run_method",
+           "rgb_trace", "skin_mask_ycrcb"]

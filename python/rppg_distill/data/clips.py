@@ -1,0 +1,284 @@
+"""Torch clip datasets over the uint8 clip cache (transforms applied on the fly).
+
+Items are dicts of tensors (video ``[C, T, H, W]`` float32, labels ``[T]`` float32) plus
+strings/ints for bookkeeping; the default DataLoader collate batches them.
+
+- :class:`SingleViewClips`: clips of one recording at a time.
+- :class:`MultiViewPairs`: the teacher (frontal) and a student (side) view of the same subject,
+  state and time window (frames with the same index; the cameras are synchronized).
+- :class:`VideoRadarPairs`: a video clip and the radar ``[10, T]`` of the same window.
+
+Windows start at 0, stride, 2*stride, ... and must fit in the usable length of the entry
+(min of frames and labels). With ``require_face=True`` (default) a window containing a frame
+whose box is not backed by a detection is dropped. What was dropped and why is in ``skipped``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from rppg_distill.data.cache.store import CacheEntry, ClipCache
+from rppg_distill.data.transforms import (
+    apply_label_transform, apply_video_transform, standardize_channels)
+
+__all__ = ["SingleViewClips", "MultiViewPairs", "VideoRadarPairs", "default_label_transform"]
+
+
+def default_label_transform(transform: str | Sequence[str]) -> str:
+    """The label transform matching a video transform (rPPG-Toolbox pairs them like this)."""
+    names = [transform] if isinstance(transform, str) else list(transform)
+    if len(names) == 1:
+        return names[0]
+    return "diff_normalized" if "diff_normalized" in names else "standardized"
+
+
+def _as_cache(cache) -> ClipCache:
+    return cache if isinstance(cache, ClipCache) else ClipCache(cache)
+
+
+class _ClipsBase(Dataset):
+    def __init__(self, cache, records, clip_len: int, stride: int | None,
+                 transform, label_transform, require_face: bool):
+        if clip_len < 2:
+            raise ValueError(f"clip_len must be >= 2, got {clip_len}")
+        self.cache = _as_cache(cache)
+        self.clip_len = int(clip_len)
+        self.stride = int(stride or clip_len)
+        if self.stride < 1:
+            raise ValueError(f"stride must be >= 1, got {stride}")
+        apply_video_transform(np.zeros((2, 2, 2, 3), np.uint8), transform)  # validate names
+        self.transform = transform
+        self.label_transform = label_transform or default_label_transform(transform)
+        apply_label_transform(np.zeros(2, np.float32), self.label_transform)
+        self.require_face = require_face
+        self.skipped: list[tuple[str, str]] = []
+        self._face_ok: dict[str, np.ndarray | None] = {}
+        self.entries = self._resolve(records)
+
+    def _resolve(self, records) -> list[CacheEntry]:
+        usable = set(self.cache.keys())
+        if records is None:
+            keys = sorted(usable)
+        else:
+            keys = [getattr(r, "key", r) for r in records]
+        out = []
+        for k in keys:
+            if k not in usable:
+                e = self.cache._entries.get(k)
+                why = (f"flagged at preprocessing: {e.manifest.get('reason')}: "
+                       f"{e.manifest.get('detail')}") if e is not None else "not in the cache"
+                self.skipped.append((k, why))
+                continue
+            out.append(self.cache[k])
+        return out
+
+    def _windows(self, n: int, oks: Sequence[np.ndarray | None]) -> list[int]:
+        starts = range(0, n - self.clip_len + 1, self.stride)
+        if not self.require_face:
+            return list(starts)
+        ok = np.ones(n, bool)
+        for a in oks:
+            if a is not None:
+                ok &= np.asarray(a[:n], bool)
+        bad = np.concatenate([[0], np.cumsum(~ok)])
+        return [s for s in starts if bad[s + self.clip_len] - bad[s] == 0]
+
+    def _check_nonempty(self, what: str) -> None:
+        if not self.index:
+            reasons = "; ".join(f"{k}: {r}" for k, r in self.skipped[:10]) or "no entries"
+            raise ValueError(f"{type(self).__name__}: no {what} of {self.clip_len} frames in "
+                             f"{self.cache.root} ({reasons})")
+
+    def _video(self, e: CacheEntry, s: int) -> torch.Tensor:
+        x = np.asarray(e.frames[s:s + self.clip_len])
+        x = apply_video_transform(x, self.transform)  # [T, H, W, C]
+        return torch.from_numpy(np.ascontiguousarray(x.transpose(3, 0, 1, 2)))
+
+    def _label(self, y: np.ndarray | None, s: int) -> tuple[torch.Tensor, bool]:
+        if y is None:
+            return torch.zeros(self.clip_len, dtype=torch.float32), False
+        seg = np.asarray(y[s:s + self.clip_len], dtype=np.float32)
+        return torch.from_numpy(apply_label_transform(seg, self.label_transform)), True
+
+    _bvp_cache: dict
+
+    def _bvp(self, e: CacheEntry):
+        if not hasattr(self, "_bvp_cache") or self._bvp_cache.get("pid") != os.getpid():
+            self._bvp_cache = {"pid": os.getpid()}
+        if e.key not in self._bvp_cache:
+            self._bvp_cache[e.key] = (e.bvp, e.radar)
+        return self._bvp_cache[e.key]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+class SingleViewClips(_ClipsBase):
+    """Clips from single recordings.
+
+    Args:
+        cache: ClipCache or its folder.
+        records: Recordings or keys to use (None: every usable entry).
+        clip_len: T frames per clip; stride: step between clip starts (default T).
+        transform: "diff_normalized" | "standardized" | "raw" or a list (channels concatenated).
+        label_transform: default matches ``transform``.
+        require_label: skip unlabelled recordings (else bvp is zeros and has_label False).
+        views: keep only these views (None: all).
+
+    Item: {"video": float32 [C, T, H, W], "bvp": float32 [T], "has_label": bool, "fps": float,
+    "subject", "state", "view", "key": str, "start": int}.
+    """
+
+    def __init__(self, cache, records=None, clip_len: int = 180, stride: int | None = None,
+                 transform="diff_normalized", label_transform: str | None = None, *,
+                 require_face: bool = True, require_label: bool = True,
+                 views: Sequence[str] | None = None):
+        super().__init__(cache, records, clip_len, stride, transform, label_transform,
+                         require_face)
+        self.index: list[tuple[int, int]] = []
+        kept = []
+        for e in self.entries:
+            if views is not None and e.view not in views:
+                continue
+            if require_label and "bvp" not in e.manifest.get("files", {}):
+                self.skipped.append((e.key, "no bvp label"))
+                continue
+            ws = self._windows(e.n_usable, [e.face_ok])
+            if not ws:
+                self.skipped.append((e.key, f"no full window ({e.n_usable} usable frames)"))
+                continue
+            kept.append(e)
+            self.index += [(len(kept) - 1, s) for s in ws]
+        self.entries = kept
+        self._check_nonempty("clips")
+
+    def __getitem__(self, i: int) -> dict:
+        ei, s = self.index[i]
+        e = self.entries[ei]
+        bvp, has = self._label(self._bvp(e)[0], s)
+        return {"video": self._video(e, s), "bvp": bvp, "has_label": has, "fps": e.fps,
+                "subject": e.subject, "state": e.state, "view": e.view, "key": e.key,
+                "start": s}
+
+
+class MultiViewPairs(_ClipsBase):
+    """Teacher (frontal) / student (side) pairs of the same subject, state and time window.
+
+    Recordings pair up by (dataset, subject, state). Both views must have the same fps
+    (tolerance ``fps_tol`` Hz); frame i of one is frame i of the other. ``bvp`` is the
+    teacher's label (the student's if the teacher has none).
+
+    Item: {"teacher_video", "student_video": float32 [C, T, H, W], "bvp": float32 [T],
+    "has_label", "fps", "subject", "state", "student_view", "teacher_key", "student_key",
+    "start"}.
+    """
+
+    def __init__(self, cache, records=None, clip_len: int = 180, stride: int | None = None,
+                 transform="diff_normalized", label_transform: str | None = None, *,
+                 teacher_view: str = "frontal",
+                 student_views: Sequence[str] = ("side_left", "side_right"),
+                 require_face: bool = True, require_label: bool = True, fps_tol: float = 0.01):
+        super().__init__(cache, records, clip_len, stride, transform, label_transform,
+                         require_face)
+        groups: dict[tuple, dict[str, CacheEntry]] = defaultdict(dict)
+        for e in self.entries:
+            groups[(e.dataset, e.subject, e.state)][e.view] = e
+        self.pairs: list[tuple[CacheEntry, CacheEntry]] = []
+        self.index: list[tuple[int, int]] = []
+        for g in sorted(groups):
+            views = groups[g]
+            t = views.get(teacher_view)
+            if t is None:
+                for v, e in views.items():
+                    if v in student_views:
+                        self.skipped.append((e.key, f"no {teacher_view} recording to pair with"))
+                continue
+            for sv in student_views:
+                st = views.get(sv)
+                if st is None:
+                    continue
+                if abs(t.fps - st.fps) > fps_tol:
+                    self.skipped.append((st.key, f"fps {st.fps} != teacher {t.fps}"))
+                    continue
+                has_lab = any("bvp" in e.manifest.get("files", {}) for e in (t, st))
+                if require_label and not has_lab:
+                    self.skipped.append((st.key, "no bvp label"))
+                    continue
+                n = min(t.n_usable, st.n_usable)
+                ws = self._windows(n, [t.face_ok, st.face_ok])
+                if not ws:
+                    self.skipped.append((st.key, f"no full window with a face in both views "
+                                                 f"({n} frames)"))
+                    continue
+                self.pairs.append((t, st))
+                self.index += [(len(self.pairs) - 1, s) for s in ws]
+        self._check_nonempty("teacher/student pairs")
+
+    def __getitem__(self, i: int) -> dict:
+        pi, s = self.index[i]
+        t, st = self.pairs[pi]
+        y = self._bvp(t)[0]
+        if y is None:
+            y = self._bvp(st)[0]
+        bvp, has = self._label(y, s)
+        return {"teacher_video": self._video(t, s), "student_video": self._video(st, s),
+                "bvp": bvp, "has_label": has, "fps": t.fps, "subject": t.subject,
+                "state": t.state, "student_view": st.view, "teacher_key": t.key,
+                "student_key": st.key, "start": s}
+
+
+class VideoRadarPairs(_ClipsBase):
+    """Video clip and the radar [10, T] of the same window (radar resampled to frame rate by
+    the reader). ``radar_transform``: "standardized" (per channel, per clip) or "raw".
+    Unlabelled recordings are kept by default (``has_label`` False, bvp zeros): the radar
+    teacher distils into the video student without labels.
+
+    Item: {"video": float32 [C, T, H, W], "radar": float32 [10, T], "bvp": float32 [T],
+    "has_label": bool, "fps", "subject", "state", "view", "key", "start"}.
+    """
+
+    def __init__(self, cache, records=None, clip_len: int = 180, stride: int | None = None,
+                 transform="diff_normalized", label_transform: str | None = None, *,
+                 radar_transform: str = "standardized", require_face: bool = True,
+                 require_label: bool = False):
+        super().__init__(cache, records, clip_len, stride, transform, label_transform,
+                         require_face)
+        if radar_transform not in ("standardized", "raw"):
+            raise ValueError(f"radar_transform must be standardized or raw, not {radar_transform!r}")
+        self.radar_transform = radar_transform
+        self.index = []
+        kept = []
+        for e in self.entries:
+            files = e.manifest.get("files", {})
+            if "radar" not in files:
+                self.skipped.append((e.key, "no radar"))
+                continue
+            if require_label and "bvp" not in files:
+                self.skipped.append((e.key, "no bvp label"))
+                continue
+            ws = self._windows(e.n_usable, [e.face_ok])
+            if not ws:
+                self.skipped.append((e.key, f"no full window ({e.n_usable} usable frames)"))
+                continue
+            kept.append(e)
+            self.index += [(len(kept) - 1, s) for s in ws]
+        self.entries = kept
+        self._check_nonempty("video/radar clips")
+
+    def __getitem__(self, i: int) -> dict:
+        ei, s = self.index[i]
+        e = self.entries[ei]
+        y, radar = self._bvp(e)
+        bvp, has = self._label(y, s)
+        r = np.asarray(radar[:, s:s + self.clip_len], dtype=np.float32)
+        if self.radar_transform == "standardized":
+            r = standardize_channels(r)
+        return {"video": self._video(e, s), "radar": torch.from_numpy(np.ascontiguousarray(r)),
+                "bvp": bvp, "has_label": has, "fps": e.fps, "subject": e.subject,
+                "state": e.state, "view": e.view, "key": e.key, "start": s}

@@ -1,0 +1,71 @@
+"""Video pulse models, the radar teacher and the spectral policy network (torch).
+
+All video models take ``x [B, C, T, H, W]`` float32 and return ``[B, T]``.
+
+``build_model(name, **kwargs)`` builds a model by its registry name:
+
+=================  =======================================================
+name               class
+=================  =======================================================
+efficientphys_c    :class:`EfficientPhysC`
+factorizephys      :class:`FactorizePhys`
+physnet            :class:`PhysNet`
+rf_conv_decoder    :class:`RFConvDecoder` (radar ``[B, 10, T]`` -> ``[B, T]``)
+spectral_policy    :class:`SpectralPolicy` (``[B, 3, K]`` -> ``(alpha, gate)``)
+=================  =======================================================
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch.nn as nn
+
+from .efficientphys import EfficientPhysC, TSM, temporal_difference, temporal_shift
+from .factorizephys import FactorizePhys
+from .physnet import PhysNet
+from .policy import SpectralPolicy
+from .radar import RFConvDecoder
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "efficientphys_c": EfficientPhysC,
+    "factorizephys": FactorizePhys,
+    "physnet": PhysNet,
+    "rf_conv_decoder": RFConvDecoder,
+    "spectral_policy": SpectralPolicy,
+}
+
+_ALIASES = {
+    "efficientphys": "efficientphys_c",
+    "efficientphysc": "efficientphys_c",
+    "efficientphys-c": "efficientphys_c",
+    "factorizephys_fsam": "factorizephys",
+    "rfconvdecoder": "rf_conv_decoder",
+    "rf_conv": "rf_conv_decoder",
+    "radar": "rf_conv_decoder",
+    "policy": "spectral_policy",
+}
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    """Build a model by registry name (case-insensitive; ``-`` and ``_`` are interchangeable).
+
+    Raises:
+        ValueError: for an unknown name (the message lists the known names).
+    """
+    key = name.strip().lower().replace("-", "_")
+    key = _ALIASES.get(key, _ALIASES.get(key.replace("_", ""), key))
+    if key not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
+    return MODELS[key](**kwargs)
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+__all__ = [
+    "EfficientPhysC", "FactorizePhys", "PhysNet", "RFConvDecoder", "SpectralPolicy", "TSM",
+    "temporal_difference", "temporal_shift", "build_model", "count_parameters", "MODELS",
+]

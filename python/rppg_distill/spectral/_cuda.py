@@ -1,0 +1,288 @@
+"""CUDA face of the spectral core: the CPU bindings' functions on torch CUDA tensors.
+
+Same names and argument lists as the CPU bindings in ``rppg_distill._core`` (numpy there), but
+taking and returning torch CUDA tensors. Outputs are allocated with ``torch.empty`` on the input's
+device (so they come from torch's caching allocator), inputs are checked (dtype, rank, contiguity,
+device, finiteness), and the kernels run asynchronously on the caller's current stream:
+``rppg_distill._core.cuda`` receives raw ``data_ptr()`` ints and
+``torch.cuda.current_stream(device).cuda_stream``.
+
+The torch op layer (``rppg_distill.spectral._torch_ops``) calls ``_cuda.<name>(...)`` for CUDA
+tensors, exactly as it calls ``_core.<name>(...)`` on numpy arrays for CPU tensors::
+
+    band_psd_forward(x, freqs, fs, window, periodic, demean, normalize, eps) -> (out, re, im)
+    band_psd_backward(grad_out, out, re, im, T, freqs, fs, window, periodic, demean, normalize, eps)
+        -> grad_x
+    psd_kl_forward(student, teacher, freqs, fs, window, periodic, demean, eps)
+        -> (loss [B], ps, pt, re_s, im_s, re_t, im_t)
+    psd_kl_backward(grad_loss, ps, pt, re_s, im_s, re_t, im_t, T, freqs, fs, window, periodic,
+                    demean, eps, symmetric) -> (grad_student, grad_teacher or None)
+    rpm_components_forward(student, teacher, freqs, fs, window, periodic, demean)
+        -> (comps [B, 3], teacher_centroid [B], peak_ratio [B], re_s, im_s, re_t, im_t)
+    rpm_components_backward(grad_comps, re_s, im_s, re_t, im_t, T, freqs, fs, window, periodic,
+                            demean) -> grad_student
+    peak_frequency_forward(x, freqs, fs, window, periodic, demean) -> float64 [B] (on the device)
+
+Errors: bad inputs raise TypeError / ValueError naming the problem; CUDA errors (launch failures,
+out of memory in the basis upload, ...) raise RuntimeError with the CUDA error string; calling
+without a usable device raises RuntimeError("no CUDA device ...").
+
+Finiteness: like the CPU core, NaN/inf inputs raise ValueError. On the GPU that check costs one
+device-to-host synchronization per call; set ``CHECK_FINITE = False`` (module attribute) to skip it.
+
+Benchmarks: :func:`timeit_cuda` times a callable with CUDA events (used by bench/spectral_cuda.py and
+usable from bench/spectral.py); :func:`available` says whether these kernels can run here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import rppg_distill
+
+__all__ = [
+    "available", "band_psd_forward", "band_psd_backward", "psd_kl_forward", "psd_kl_backward",
+    "rpm_components_forward", "rpm_components_backward", "peak_frequency_forward", "timeit_cuda",
+    "CHECK_FINITE",
+]
+
+CHECK_FINITE = True
+
+_DTYPES = {torch.float32: "float32", torch.float64: "float64"}
+
+
+def _core_cuda():
+    core = rppg_distill.load_core()
+    if not hasattr(core, "cuda"):
+        raise RuntimeError("no CUDA device: rppg_distill._core was built without CUDA kernels "
+                           "(nvcc was not found at build time or RPPG_DISTILL_CUDA=OFF)")
+    return core.cuda
+
+
+def available() -> bool:
+    """True when the core has CUDA kernels, torch sees a GPU and the core's runtime sees one too."""
+    try:
+        return torch.cuda.is_available() and _core_cuda().device_count() > 0
+    except (RuntimeError, ImportError):
+        return False
+
+
+def _require_device(t: torch.Tensor, name: str) -> None:
+    if t.device.type != "cuda":
+        raise ValueError(f"{name} must be a CUDA tensor for the CUDA kernels, got device {t.device}")
+    if not torch.cuda.is_available():
+        raise RuntimeError("no CUDA device")
+
+
+def _check_signal(x, name: str) -> tuple[int, int, str]:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch tensor, got {type(x).__name__}")
+    _require_device(x, name)
+    if x.dtype not in _DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got dtype {x.dtype}")
+    if x.dim() != 2:
+        raise ValueError(f"{name} must be 2-D [B, T], got {x.dim()}-D")
+    if not x.is_contiguous():
+        raise ValueError(f"{name} must be C-contiguous (use .contiguous())")
+    B, T = x.shape
+    if B < 1:
+        raise ValueError(f"{name} has an empty batch (B = 0)")
+    if T < 1:
+        raise ValueError(f"{name} has no samples (T = 0)")
+    if CHECK_FINITE and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or inf")
+    return B, T, _DTYPES[x.dtype]
+
+
+def _check_pair(s, t) -> tuple[int, int, str]:
+    B, T, dt = _check_signal(s, "student")
+    Bt, Tt, dtt = _check_signal(t, "teacher")
+    if dt != dtt:
+        raise TypeError("student and teacher must have the same dtype")
+    if (B, T) != (Bt, Tt):
+        raise ValueError(f"student and teacher shapes differ: [{B}, {T}] vs [{Bt}, {Tt}]")
+    if s.device != t.device:
+        raise ValueError(f"student and teacher are on different devices: {s.device} vs {t.device}")
+    return B, T, dt
+
+
+def _freqs(freqs) -> np.ndarray:
+    if isinstance(freqs, torch.Tensor):
+        freqs = freqs.detach().cpu().numpy()
+    return np.ascontiguousarray(freqs, dtype=np.float64)
+
+
+def _buffer(a, name: str, like: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """A saved intermediate or incoming gradient as a contiguous tensor of like's dtype/device."""
+    if not isinstance(a, torch.Tensor):
+        raise TypeError(f"{name} must be a torch tensor, got {type(a).__name__}")
+    if tuple(a.shape) != tuple(shape):
+        raise ValueError(f"{name} has shape mismatch: expected {list(shape)}, got {list(a.shape)}")
+    return a.to(device=like.device, dtype=like.dtype).contiguous()
+
+
+def _stream(device: torch.device) -> int:
+    return torch.cuda.current_stream(device).cuda_stream
+
+
+def _dev(t: torch.Tensor) -> int:
+    return t.device.index if t.device.index is not None else torch.cuda.current_device()
+
+
+def _empty(like: torch.Tensor, *shape: int, dtype=None) -> torch.Tensor:
+    return torch.empty(shape, dtype=dtype or like.dtype, device=like.device)
+
+
+# ---- band_psd ----
+def band_psd_forward(x, freqs, fs, window="hann", periodic=True, demean=True, normalize=False,
+                     eps=1e-8):
+    """x [B, T] CUDA -> (out [B, K], re [B, K], im [B, K]); out = P or P / (sum P + eps)."""
+    B, T, dt = _check_signal(x, "x")
+    f = _freqs(freqs)
+    K = f.shape[0] if f.ndim == 1 else 0
+    out, re, im = _empty(x, B, K), _empty(x, B, K), _empty(x, B, K)
+    _core_cuda().band_psd_forward(x.data_ptr(), B, T, f, float(fs), window, bool(periodic),
+                                  bool(demean), bool(normalize), float(eps), dt, _dev(x),
+                                  _stream(x.device), out.data_ptr(), re.data_ptr(), im.data_ptr())
+    return out, re, im
+
+
+def band_psd_backward(grad_out, out, re, im, T, freqs, fs, window="hann", periodic=True,
+                      demean=True, normalize=False, eps=1e-8):
+    """grad_out [B, K] -> grad_x [B, T]."""
+    if not isinstance(re, torch.Tensor) or re.dim() != 2:
+        raise ValueError("re must be a 2-D tensor [B, K] from band_psd_forward")
+    _require_device(re, "re")
+    if re.dtype not in _DTYPES:
+        raise TypeError(f"re must be float32 or float64, got dtype {re.dtype}")
+    B, K = re.shape
+    re = re.contiguous()
+    im = _buffer(im, "im", re, (B, K))
+    out = _buffer(out, "out", re, (B, K))
+    g = _buffer(grad_out, "grad_out", re, (B, K))
+    gx = _empty(re, B, int(T))
+    work = _empty(re, B, 2 * K)
+    _core_cuda().band_psd_backward(g.data_ptr(), out.data_ptr(), re.data_ptr(), im.data_ptr(), B,
+                                   int(T), _freqs(freqs), float(fs), window, bool(periodic),
+                                   bool(demean), bool(normalize), float(eps), _DTYPES[re.dtype],
+                                   _dev(re), _stream(re.device), gx.data_ptr(), work.data_ptr())
+    return gx
+
+
+# ---- psd_kl ----
+def psd_kl_forward(student, teacher, freqs, fs, window="hann", periodic=True, demean=True, eps=1e-8):
+    """-> (loss [B], ps, pt, re_s, im_s, re_t, im_t [B, K]); loss = KL(p_t || p_s) per sample."""
+    B, T, dt = _check_pair(student, teacher)
+    f = _freqs(freqs)
+    K = f.shape[0] if f.ndim == 1 else 0
+    loss = _empty(student, B)
+    bufs = [_empty(student, B, K) for _ in range(6)]  # ps, pt, re_s, im_s, re_t, im_t
+    _core_cuda().psd_kl_forward(student.data_ptr(), teacher.data_ptr(), B, T, f, float(fs), window,
+                                bool(periodic), bool(demean), float(eps), dt, _dev(student),
+                                _stream(student.device), loss.data_ptr(), 0,
+                                *[b.data_ptr() for b in bufs])
+    return (loss, *bufs)
+
+
+def psd_kl_backward(grad_loss, ps, pt, re_s, im_s, re_t, im_t, T, freqs, fs, window="hann",
+                    periodic=True, demean=True, eps=1e-8, symmetric=False):
+    """grad_loss [B] -> (grad_student [B, T], grad_teacher [B, T] if symmetric else None)."""
+    if not isinstance(ps, torch.Tensor) or ps.dim() != 2:
+        raise ValueError("ps must be a 2-D tensor [B, K] from psd_kl_forward")
+    _require_device(ps, "ps")
+    if ps.dtype not in _DTYPES:
+        raise TypeError(f"ps must be float32 or float64, got dtype {ps.dtype}")
+    B, K = ps.shape
+    ps = ps.contiguous()
+    saved = [_buffer(a, n, ps, (B, K)) for a, n in
+             ((pt, "pt"), (re_s, "re_s"), (im_s, "im_s"), (re_t, "re_t"), (im_t, "im_t"))]
+    gl = _buffer(grad_loss, "grad_loss", ps, (B,))
+    T = int(T)
+    gs, ws = _empty(ps, B, T), _empty(ps, B, 2 * K)
+    gt = wt = None
+    if symmetric:
+        gt, wt = _empty(ps, B, T), _empty(ps, B, 2 * K)
+    _core_cuda().psd_kl_backward(gl.data_ptr(), False, 1.0, ps.data_ptr(),
+                                 *[a.data_ptr() for a in saved], B, T, _freqs(freqs), float(fs),
+                                 window, bool(periodic), bool(demean), float(eps),
+                                 _DTYPES[ps.dtype], _dev(ps), _stream(ps.device), gs.data_ptr(),
+                                 gt.data_ptr() if gt is not None else 0, ws.data_ptr(),
+                                 wt.data_ptr() if wt is not None else 0)
+    return gs, gt
+
+
+# ---- rpm_components ----
+def rpm_components_forward(student, teacher, freqs, fs, window="hann", periodic=True, demean=True):
+    """-> (comps [B, 3], teacher_centroid [B], peak_ratio [B], re_s, im_s, re_t, im_t [B, K])."""
+    B, T, dt = _check_pair(student, teacher)
+    f = _freqs(freqs)
+    K = f.shape[0] if f.ndim == 1 else 0
+    comps, cen, ratio = _empty(student, B, 3), _empty(student, B), _empty(student, B)
+    bufs = [_empty(student, B, K) for _ in range(4)]
+    _core_cuda().rpm_components_forward(student.data_ptr(), teacher.data_ptr(), B, T, f, float(fs),
+                                        window, bool(periodic), bool(demean), dt, _dev(student),
+                                        _stream(student.device), comps.data_ptr(), cen.data_ptr(),
+                                        ratio.data_ptr(), *[b.data_ptr() for b in bufs])
+    return (comps, cen, ratio, *bufs)
+
+
+def rpm_components_backward(grad_comps, re_s, im_s, re_t, im_t, T, freqs, fs, window="hann",
+                            periodic=True, demean=True):
+    """grad_comps [B, 3] -> grad_student [B, T] (the teacher is constant)."""
+    if not isinstance(re_s, torch.Tensor) or re_s.dim() != 2:
+        raise ValueError("re_s must be a 2-D tensor [B, K] from rpm_components_forward")
+    _require_device(re_s, "re_s")
+    if re_s.dtype not in _DTYPES:
+        raise TypeError(f"re_s must be float32 or float64, got dtype {re_s.dtype}")
+    B, K = re_s.shape
+    re_s = re_s.contiguous()
+    saved = [_buffer(a, n, re_s, (B, K)) for a, n in ((im_s, "im_s"), (re_t, "re_t"), (im_t, "im_t"))]
+    g = _buffer(grad_comps, "grad_comps", re_s, (B, 3))
+    T = int(T)
+    gs, work = _empty(re_s, B, T), _empty(re_s, B, 2 * K)
+    _core_cuda().rpm_components_backward(g.data_ptr(), re_s.data_ptr(),
+                                         *[a.data_ptr() for a in saved], B, T, _freqs(freqs),
+                                         float(fs), window, bool(periodic), bool(demean),
+                                         _DTYPES[re_s.dtype], _dev(re_s), _stream(re_s.device),
+                                         gs.data_ptr(), work.data_ptr())
+    return gs
+
+
+# ---- peak_frequency ----
+def peak_frequency_forward(x, freqs, fs, window="hann", periodic=True, demean=True):
+    """x [B, T] CUDA -> float64 [B] on the same device (Hz, parabolic-interpolated peak)."""
+    B, T, dt = _check_signal(x, "x")
+    f = _freqs(freqs)
+    K = f.shape[0] if f.ndim == 1 else 0
+    hz = _empty(x, B, dtype=torch.float64)
+    re, im = _empty(x, B, K), _empty(x, B, K)
+    _core_cuda().peak_frequency_forward(x.data_ptr(), B, T, f, float(fs), window, bool(periodic),
+                                        bool(demean), dt, _dev(x), _stream(x.device), hz.data_ptr(),
+                                        re.data_ptr(), im.data_ptr())
+    return hz
+
+
+# ---- benchmarking helper ----
+def timeit_cuda(fn, *, warmup: int = 10, iters: int = 50, repeats: int = 5) -> float:
+    """Median seconds per call of ``fn()`` on the current stream, timed with CUDA events.
+
+    Each repeat records an event pair around ``iters`` back-to-back calls (so launch overhead that
+    the GPU hides is not counted twice); returns the median over repeats of (elapsed / iters).
+    """
+    if not torch.cuda.is_available():
+        raise RuntimeError("no CUDA device")
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(iters):
+            fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3 / iters)
+    times.sort()
+    return times[len(times) // 2]

@@ -1,0 +1,379 @@
+"""RPM-Distill (paper 2, METHODS.md §3): a frozen radar teacher teaches a video-only student.
+
+Stages:
+1. Radar-teacher pretraining (``RFConvDecoder``, radar [B, 10, T] -> pulse) on labelled pairs with
+   L_sup (the authors did not publish this recipe; we train it on the same supervised loss).
+2. Student training with the label-optional objective L = m_i L_sup + lam L_distill
+   (``rppg_distill.losses.RPMDistillLoss``: modes sup_only / distill_only / sup_plus_distill, the
+   per-sample label mask, the component/weight/gate ablations), where the three spectral components
+   come from the fused core op, weighed per sample by the spectral policy network.
+3. Every ``policy.meta_every`` student steps, the bilevel meta-step (:meth:`RPMTask.meta_step`):
+   a virtual SGD step theta' = theta - eta grad_theta L_train(theta, phi) built with
+   ``create_graph=True``, the labelled validation loss of ``functional_call(student, theta')`` in
+   eval mode, and an Adam step on phi. The real student step then runs with the policy under
+   no_grad.
+
+Ablations (config): ``components`` without peak/off/shape; ``policy.use_weights: false`` (equal
+alpha); ``policy.use_gate: false`` (g = 1); ``policy.enabled: false`` (no policy); ``policy.bilevel:
+false`` (the policy is trained jointly on L_train by the main optimizer). Robustness:
+``radar_shift_prob`` p of the training pairs get their radar shifted by ``radar_shift_seconds``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from . import common
+from .config import CrossModalConfig, LoopConfig, OptimConfig, to_dict
+from .loop import Task, build_optimizer, fit, load_checkpoint, unwrap
+
+
+# ----------------------------------------------------------------------------- data wrappers
+class ShiftedRadar(torch.utils.data.Dataset):
+    """Shift the radar of a seeded fraction ``prob`` of pairs by ``shift`` samples (circular roll:
+    the pulse and the radar are then misaligned by ``shift / fs`` seconds), and drop labels of the
+    pairs outside ``label_fraction`` (has_label = False)."""
+
+    def __init__(self, base, prob: float, shift: int, label_fraction: float = 1.0, seed: int = 0):
+        self.base = base
+        g = torch.Generator().manual_seed(10_007 + seed)
+        n = len(base)
+        self.shifted = (torch.rand(n, generator=g) < prob).tolist() if prob > 0 else [False] * n
+        keep = torch.rand(n, generator=g) < label_fraction
+        self.labelled = keep.tolist() if label_fraction < 1 else [True] * n
+        self.shift = int(shift)
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, i):
+        it = dict(self.base[i])
+        if self.shifted[i] and self.shift:
+            it["radar"] = torch.roll(it["radar"], self.shift, dims=-1)
+        it["has_label"] = bool(it.get("has_label", True)) and self.labelled[i]
+        return it
+
+
+def build_data(cfg: CrossModalConfig):
+    """(train, val, test) VideoRadarPairs datasets from the data layer."""
+    from rppg_distill.data import pipeline
+
+    return pipeline.crossmodal_datasets(cfg.data)
+
+
+def _loss_fn(cfg: CrossModalConfig):
+    from rppg_distill.losses import RPMDistillLoss
+
+    p = cfg.policy
+    return RPMDistillLoss(cfg.data.fs, cfg.band, cfg.lam, cfg.mode,
+                          use_peak="peak" in cfg.components, use_off="off" in cfg.components,
+                          use_shape="shape" in cfg.components,
+                          equal_weights=(not p.enabled) or (not p.use_weights),
+                          use_gate=p.enabled and p.use_gate)
+
+
+# ----------------------------------------------------------------------------- teacher
+class TeacherTask(Task):
+    def __init__(self, cfg: CrossModalConfig, device, train):
+        from rppg_distill.models import build_model
+
+        self.cfg, self.device, self.train = cfg, device, train
+        self.model = build_model("rf_conv_decoder")
+        self.loss = _loss_fn(dataclasses.replace(cfg, mode="sup_only"))
+
+    def train_dataset(self):
+        return self.train
+
+    def configure_optimizers(self, total_steps):
+        t = self.cfg.teacher
+        return build_optimizer(self.model.parameters(), OptimConfig(
+            name="adamw", lr=t.lr, weight_decay=t.weight_decay, scheduler="onecycle", grad_clip=1.0), total_steps)
+
+    def training_step(self, model, batch, step):
+        radar = batch["radar"].to(self.device).float()
+        y = batch["bvp"].to(self.device).float()
+        pred = model(radar).float().contiguous()
+        sup, _ = self.loss.supervised(pred, y, batch["has_label"].to(self.device))
+        return sup, {"sup": sup.detach()}
+
+
+# ----------------------------------------------------------------------------- student
+class RPMTask(Task):
+    """The student trained with RPM-Distill; ``teacher`` frozen, ``policy`` meta-learned."""
+
+    def __init__(self, cfg: CrossModalConfig, device, train, val, teacher_state: dict | None):
+        from rppg_distill.models import build_model
+
+        self.cfg, self.device, self.train, self.val = cfg, device, train, val
+        kw = dict(cfg.model.kwargs)
+        kw.setdefault("img_size", cfg.data.img_size)
+        self.model = build_model(cfg.model.name, **kw)
+        self.teacher = build_model("rf_conv_decoder")
+        if teacher_state is not None:
+            self.teacher.load_state_dict(teacher_state)
+        self.teacher.eval().requires_grad_(False)
+        self.policy = build_model("spectral_policy", rank=cfg.policy.rank)
+        self.loss = _loss_fn(cfg)
+        # The virtual step differentiates L_train twice (create_graph=True). The fused core op's
+        # backward is a kernel, not itself differentiable, so the meta-step's inner loss uses the
+        # pure-torch reference of the same components (equal to float rounding).
+        from rppg_distill.spectral import reference as _ref
+
+        self.meta_loss = _loss_fn(cfg)
+        self.meta_loss.components_fn = _ref.rpm_components
+        self.use_policy = cfg.policy.enabled and cfg.mode != "sup_only"
+        self.bilevel = self.use_policy and cfg.policy.bilevel
+        self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.policy.lr)
+        self.meta_count = 0
+        self.policy_log: list[dict] = []
+
+    # -- loop protocol --------------------------------------------------------------------
+    def modules(self):
+        return {"model": self.model, "teacher": self.teacher, "policy": self.policy}
+
+    def train_dataset(self):
+        return self.train
+
+    def configure_optimizers(self, total_steps):
+        params = list(self.model.parameters())
+        if self.use_policy and not self.bilevel:      # "w/o bilevel": policy trained on L_train
+            params += list(self.policy.parameters())
+        self._opt, sched = build_optimizer(params, self.cfg.optim, total_steps)
+        return self._opt, sched
+
+    def extra_state(self):
+        return {"policy_opt": self.policy_opt.state_dict(), "meta_count": self.meta_count}
+
+    def load_extra_state(self, state):
+        if "policy_opt" in state:
+            self.policy_opt.load_state_dict(state["policy_opt"])
+            self.meta_count = int(state.get("meta_count", 0))
+
+    # -- pieces ---------------------------------------------------------------------------
+    def _video(self, v):
+        return common.resize_video(v.to(self.device).float(), self.cfg.data.img_size)
+
+    def _teacher(self, radar):
+        with torch.no_grad():
+            return self.teacher(radar.to(self.device).float()).float().contiguous()
+
+    def _policy(self, s, t, grad: bool):
+        if not self.use_policy:
+            return None, None
+        from rppg_distill.losses import policy_input
+
+        rel = policy_input(s, t, self.cfg.data.fs, self.cfg.band)
+        with torch.set_grad_enabled(grad):
+            alpha, gate = self.policy(rel)
+        return alpha, gate
+
+    def objective(self, s, t, batch, alpha, gate, loss=None):
+        y = batch["bvp"].to(self.device).float()
+        mask = batch["has_label"].to(self.device)
+        return (loss or self.loss)(s, t, y, mask, alpha, gate)
+
+    def meta_step(self, batch, val_batch) -> dict:
+        """One bilevel update of the policy; returns diagnostics (val loss, policy grad norm)."""
+        student = unwrap(self.model)
+        params = {k: v for k, v in student.named_parameters()}
+        buffers = {k: v.clone() for k, v in student.named_buffers()}   # the virtual step must not
+        x = self._video(batch["video"])                                # touch the real BN stats
+        t = self._teacher(batch["radar"])
+        self.policy.train()
+        s = functional_call(student, (params, buffers), (x,)).float().contiguous()
+        alpha, gate = self._policy(s, t, grad=True)
+        l_train = self.objective(s, t, batch, alpha, gate, loss=self.meta_loss).total
+        names = [k for k, v in params.items() if v.requires_grad]
+        grads = torch.autograd.grad(l_train, [params[k] for k in names], create_graph=True,
+                                    allow_unused=True)
+        eta = self.lr
+        virt = dict(params)
+        for k, g in zip(names, grads):
+            if g is not None:
+                virt[k] = params[k] - eta * g
+        was_training = student.training
+        student.eval()
+        xv = self._video(val_batch["video"])
+        sv = functional_call(student, (virt, buffers), (xv,)).float().contiguous()
+        student.train(was_training)
+        yv = val_batch["bvp"].to(self.device).float()
+        l_val, _ = self.loss.supervised(sv, yv, None)
+        self.policy_opt.zero_grad(set_to_none=True)
+        pgrads = torch.autograd.grad(l_val, list(self.policy.parameters()), allow_unused=True)
+        for p, g in zip(self.policy.parameters(), pgrads):
+            p.grad = None if g is None else g.detach()
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            for p in self.policy.parameters():
+                if p.grad is not None:
+                    torch.distributed.all_reduce(p.grad)
+                    p.grad /= torch.distributed.get_world_size()
+        gnorm = torch.sqrt(sum(((p.grad ** 2).sum() for p in self.policy.parameters()
+                                if p.grad is not None), torch.zeros(())))
+        self.policy_opt.step()
+        self.meta_count += 1
+        return {"meta_val_loss": float(l_val.detach()), "meta_policy_grad_norm": float(gnorm)}
+
+    def _val_batch(self):
+        idx = [(self.meta_count * self.cfg.loop.batch_size + j) % len(self.val)
+               for j in range(self.cfg.loop.batch_size)]
+        return torch.utils.data.default_collate([self.val[i] for i in idx])
+
+    lr: float = 0.0
+
+    def training_step(self, model, batch, step):
+        metrics: dict[str, Any] = {}
+        self.lr = self.cfg.optim.lr if not hasattr(self, "_opt") else self._opt.param_groups[0]["lr"]
+        if self.bilevel and self.val is not None and len(self.val) and step % self.cfg.policy.meta_every == 0:
+            metrics.update(self.meta_step(batch, self._val_batch()))
+        x = self._video(batch["video"])
+        t = self._teacher(batch["radar"])
+        s = model(x).float().contiguous()
+        alpha, gate = self._policy(s, t, grad=self.use_policy and not self.bilevel)
+        terms = self.objective(s, t, batch, alpha, gate)
+        metrics.update({"sup": terms.sup.detach(), "distill": terms.distill.detach()})
+        if self.cfg.log_policy and terms.gate is not None:
+            comps = terms.components.detach().cpu() if terms.components is not None else None
+            for i in range(s.shape[0]):
+                self.policy_log.append({
+                    "step": step, "key": str(batch.get("key", [""] * s.shape[0])[i]),
+                    "gate": float(terms.gate.reshape(-1)[i]),
+                    "alpha": [float(a) for a in terms.alpha[i]],
+                    "components": [float(c) for c in comps[i]] if comps is not None else None})
+        if terms.gate is not None:
+            metrics["gate_mean"] = terms.gate.detach().mean()
+        return terms.total, metrics
+
+
+# ----------------------------------------------------------------------------- evaluation
+@torch.no_grad()
+def evaluate_student(model, test, cfg: CrossModalConfig, device) -> dict:
+    """MAE, RMSE, STD of the error and Pearson r of HR over test windows (METHODS.md §3)."""
+    model.eval()
+    preds, labels = [], []
+    for b in torch.utils.data.DataLoader(test, batch_size=8, shuffle=False):
+        x = common.resize_video(b["video"].to(device).float(), cfg.data.img_size)
+        preds.append(model(x).float().cpu())
+        labels.append(b["bvp"].float())
+    pred, bvp = torch.cat(preds).numpy(), torch.cat(labels).numpy()
+    hp = common.hr_bpm(pred, cfg.data.fs, cfg.eval.band, cfg.eval.resolution_bpm)
+    ht = common.hr_bpm(bvp, cfg.data.fs, cfg.eval.band, cfg.eval.resolution_bpm)
+    e = hp - ht
+    r = float(np.corrcoef(hp, ht)[0, 1]) if len(e) > 2 and np.std(hp) > 0 and np.std(ht) > 0 else float("nan")
+    return {"mae": float(np.abs(e).mean()), "rmse": float(np.sqrt((e ** 2).mean())),
+            "std": float(e.std()), "r": r, "n": int(len(e))}
+
+
+def plot_policy(log: list[dict], path: Path) -> Path | None:
+    if not log:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    g = np.array([r["gate"] for r in log])
+    a = np.array([r["alpha"] for r in log])
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3))
+    ax[0].hist(g, bins=30, range=(0, 1))
+    ax[0].set_title("gate g per sample")
+    for j, name in enumerate(("peak", "off", "shape")):
+        ax[1].hist(a[:, j], bins=30, range=(0, 1), alpha=0.5, label=name)
+    ax[1].set_title("alpha per sample")
+    ax[1].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+# ----------------------------------------------------------------------------- runs
+def pretrain_teacher(cfg: CrossModalConfig, train, out_dir: Path, *, log=print) -> dict:
+    if cfg.teacher.checkpoint:
+        return load_checkpoint(cfg.teacher.checkpoint)["modules"]["model"]
+    loop = dataclasses.replace(cfg.loop, epochs=cfg.teacher.epochs, batch_size=cfg.teacher.batch_size,
+                               out_dir=str(out_dir), max_steps=0)
+    holder = {}
+
+    def build(device):
+        holder["t"] = TeacherTask(cfg, device, train)
+        return holder["t"]
+
+    fit(build, loop, {**to_dict(cfg), "stage": "teacher", "optim": {"grad_clip": 1.0}}, log=log)
+    return {k: v.detach().cpu() for k, v in holder["t"].model.state_dict().items()}
+
+
+def train_student(cfg: CrossModalConfig, seed: int, train, val, test, teacher_state, out_dir: Path, *,
+                  resume: bool = False, log: Callable[[str], None] = print) -> dict:
+    out_dir = Path(out_dir)
+    loop = dataclasses.replace(cfg.loop, seed=seed, out_dir=str(out_dir))
+    run_cfg = dataclasses.replace(cfg, loop=loop)
+    shift = int(round(cfg.radar_shift_seconds * cfg.data.fs))
+    train_w = ShiftedRadar(train, cfg.radar_shift_prob, shift, cfg.label_fraction, seed)
+    holder = {}
+
+    def build(device):
+        holder["task"] = task = RPMTask(run_cfg, device, train_w, val, teacher_state)
+        holder["device"] = device
+        return task
+
+    res = fit(build, loop, to_dict(run_cfg), resume=resume, log=log)
+    task: RPMTask = holder["task"]
+    metrics = evaluate_student(task.model, test, run_cfg, holder["device"]) if test is not None and len(test) else {}
+    result = {"mode": cfg.mode, "seed": seed, "radar_shift_prob": cfg.radar_shift_prob,
+              "policy": dataclasses.asdict(cfg.policy), "components": cfg.components,
+              "steps": res.step, "seconds": res.seconds, "test": metrics,
+              "checkpoint": str(res.checkpoint) if res.checkpoint else None}
+    if task.policy_log:
+        with open(out_dir / "policy_log.jsonl", "w") as fh:
+            for r in task.policy_log:
+                fh.write(json.dumps(r) + "\n")
+        plot_policy(task.policy_log, out_dir / "policy_distributions.png")
+        g = np.array([r["gate"] for r in task.policy_log])
+        result["gate_mean"], result["gate_std"] = float(g.mean()), float(g.std())
+    (out_dir / "eval.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+def run_crossmodal(cfg: CrossModalConfig, *, data=None, resume: bool = False, teacher_state=None,
+                   log: Callable[[str], None] = print) -> list[dict]:
+    train, val, test = data if data is not None else build_data(cfg)
+    root = Path(cfg.loop.out_dir)
+    if teacher_state is None and cfg.mode != "sup_only":
+        log("[crossmodal] pretraining the radar teacher")
+        teacher_state = pretrain_teacher(cfg, train, root / "teacher", log=log)
+    results = []
+    for seed in cfg.seeds:
+        results.append(train_student(cfg, seed, train, val, test, teacher_state, root / f"seed{seed}",
+                                     resume=resume, log=log))
+    (root / "results.json").write_text(json.dumps(results, indent=1))
+    return results
+
+
+def shift_robustness(cfg: CrossModalConfig, probs=(0.0, 1.0), *, data=None, teacher_state=None,
+                     log=print) -> dict:
+    """MAE of the gated and the ungated (w/o gate) student for each radar-shift probability."""
+    train, val, test = data if data is not None else build_data(cfg)
+    root = Path(cfg.loop.out_dir)
+    if teacher_state is None:
+        teacher_state = pretrain_teacher(cfg, train, root / "teacher", log=log)
+    out: dict = {"gated": {}, "ungated": {}}
+    for name, use_gate in (("gated", True), ("ungated", False)):
+        for p in probs:
+            c = dataclasses.replace(cfg, radar_shift_prob=float(p),
+                                    policy=dataclasses.replace(cfg.policy, use_gate=use_gate),
+                                    loop=dataclasses.replace(cfg.loop, out_dir=str(root / f"{name}_p{p:g}")))
+            rs = run_crossmodal(c, data=(train, val, test), teacher_state=teacher_state, log=log)
+            out[name][f"{p:g}"] = common.mean_std([r["test"].get("mae") for r in rs])
+    for name in ("gated", "ungated"):
+        ks = sorted(out[name], key=float)
+        out[name + "_degradation"] = out[name][ks[-1]][0] - out[name][ks[0]][0]
+    (root / "shift_robustness.json").write_text(json.dumps(out, indent=1))
+    return out

@@ -1,0 +1,148 @@
+"""Radar teacher, spectral policy, FactorizePhys, PhysNet and the registry: shapes and counts."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from rppg_distill.models import (  # noqa: E402
+    FactorizePhys, PhysNet, RFConvDecoder, SpectralPolicy, build_model, count_parameters,
+)
+from rppg_distill.models.policy import relation_map  # noqa: E402
+
+
+# ---------------------------------------------------------------- RFConvDecoder
+def _rf_expected_params():
+    chans = [10, 32, 64, 128, 256, 512]
+    n = 0
+    for a, b in zip(chans[:-1], chans[1:]):
+        n += a * b * 7 + b + 2 * b  # conv + bias + BN
+    n += 512 * 1024 * 7 + 1024  # bottleneck, no BN
+    dec = [1024, 512, 256, 128, 64, 32]
+    for a, b in zip(dec[:-1], dec[1:]):
+        n += a * b * 7 + b + 2 * b
+    n += 32 + 1  # 1x1 head
+    return n
+
+
+@pytest.mark.parametrize("t", [1, 7, 64, 255, 256])
+def test_rf_conv_decoder_keeps_length(t):
+    m = RFConvDecoder().eval()
+    with torch.no_grad():
+        y = m(torch.randn(2, 10, t))
+    assert y.shape == (2, t)
+
+
+def test_rf_conv_decoder_structure():
+    m = RFConvDecoder()
+    assert count_parameters(m) == _rf_expected_params() == 9786401
+    convs = [l for l in m.encoder if isinstance(l, torch.nn.Conv1d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size[0], c.padding[0]) for c in convs] == [
+        (10, 32, 7, 3), (32, 64, 7, 3), (64, 128, 7, 3), (128, 256, 7, 3), (256, 512, 7, 3),
+        (512, 1024, 7, 3)]
+    assert isinstance(m.encoder[-1], torch.nn.Conv1d)  # no BN after the 1024 conv
+    tconvs = [l for l in m.decoder if isinstance(l, torch.nn.ConvTranspose1d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size[0]) for c in tconvs] == [
+        (1024, 512, 7), (512, 256, 7), (256, 128, 7), (128, 64, 7), (64, 32, 7)]
+    assert sum(isinstance(l, torch.nn.BatchNorm1d) for l in m.decoder) == 5
+    assert m.head.kernel_size == (1,) and m.head.out_channels == 1
+
+
+def test_rf_conv_decoder_rejects_wrong_channels():
+    with pytest.raises(ValueError, match=r"\[B, 10, T\]"):
+        RFConvDecoder()(torch.randn(1, 8, 32))
+
+
+# ---------------------------------------------------------------- SpectralPolicy
+def test_spectral_policy_parameter_count():
+    n = count_parameters(SpectralPolicy())
+    assert n == 72276
+    assert 70_000 <= n <= 74_000  # "about 72 k"
+
+
+@pytest.mark.parametrize("k", [2, 19, 34])
+def test_spectral_policy_shapes(k):
+    m = SpectralPolicy().eval()
+    ls, lt = torch.randn(4, k), torch.randn(4, k)
+    with torch.no_grad():
+        alpha, gate = m(relation_map(ls, lt))
+    assert alpha.shape == (4, 3) and gate.shape == (4, 1)
+    torch.testing.assert_close(alpha.sum(1), torch.ones(4))
+    assert ((gate > 0) & (gate < 1)).all()
+
+
+def test_spectral_policy_gradients_reach_all_parameters():
+    torch.manual_seed(0)
+    m = SpectralPolicy().train()
+    alpha, gate = m(torch.randn(3, 3, 19))
+    (alpha * torch.tensor([1.0, 2.0, 3.0])).sum().add(gate.sum()).backward()
+    missing = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing, missing
+
+
+def test_spectral_policy_rejects_bad_input():
+    with pytest.raises(ValueError, match="3, K>=2"):
+        SpectralPolicy()(torch.randn(2, 2, 19))
+
+
+# ---------------------------------------------------------------- FactorizePhys / PhysNet
+def test_factorizephys_shapes_and_count():
+    m = FactorizePhys().eval()
+    with torch.no_grad():
+        y = m(torch.rand(2, 3, 9, 72, 72))
+    assert y.shape == (2, 9)
+    assert count_parameters(m) == 52105  # the paper reports ~52 k
+
+
+def test_factorizephys_samples_do_not_couple():
+    """Per-sample minimum: a sample's output does not depend on its batch mates."""
+    torch.manual_seed(0)
+    m = FactorizePhys().eval()
+    x = torch.rand(2, 3, 8, 72, 72)
+    x[0] *= 5.0  # very different range from sample 1
+    with torch.no_grad():
+        y = m(x)
+        y1 = m(x[1:2])
+    torch.testing.assert_close(y[1:2], y1, rtol=1e-4, atol=1e-5)
+
+
+def test_factorizephys_backward_and_no_fsam():
+    m = FactorizePhys().train()
+    m(torch.rand(1, 3, 6, 72, 72)).sum().backward()
+    assert m.bias1.grad is not None and m.fsam.pre[0].weight.grad is not None
+    m2 = FactorizePhys(use_fsam=False).eval()
+    with torch.no_grad():
+        assert m2(torch.rand(1, 3, 6, 72, 72)).shape == (1, 6)
+
+
+def test_nmf_reconstruction_improves():
+    from rppg_distill.models.factorizephys import NMF
+
+    torch.manual_seed(0)
+    u, v = torch.rand(2, 10, 1), torch.rand(2, 30, 1)
+    m = u @ v.transpose(1, 2) + 0.01 * torch.rand(2, 10, 30)
+    rec = NMF(rank=1, steps=8)(m)
+    assert (rec - m).norm() / m.norm() < 0.05
+    rec2 = NMF(rank=3, steps=8)(m)
+    assert rec2.shape == m.shape and torch.isfinite(rec2).all()
+
+
+@pytest.mark.parametrize("t", [8, 10])
+def test_physnet_shapes(t):
+    m = PhysNet(frames=t).eval()
+    with torch.no_grad():
+        y = m(torch.rand(1, 3, t, 32, 32))
+    assert y.shape == (1, t)
+
+
+# ---------------------------------------------------------------- registry
+def test_build_model_registry():
+    assert isinstance(build_model("efficientphys_c", img_size=36), torch.nn.Module)
+    assert isinstance(build_model("EfficientPhys-C", img_size=36), torch.nn.Module)
+    assert isinstance(build_model("factorizephys"), FactorizePhys)
+    assert isinstance(build_model("physnet", frames=32), PhysNet)
+    assert isinstance(build_model("rf_conv_decoder"), RFConvDecoder)
+    assert isinstance(build_model("spectral_policy"), SpectralPolicy)
+    with pytest.raises(ValueError, match="known: .*efficientphys_c"):
+        build_model("resnet")

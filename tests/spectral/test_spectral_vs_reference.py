@@ -1,0 +1,115 @@
+"""Fused ops against the plain-torch reference: forward and backward, random shapes, float32."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import rppg_distill.spectral as S
+import rppg_distill.spectral.reference as R
+from spectral_helpers import assert_close_scaled, device_params
+
+# (B, T, fs, band, grid kwargs, window, periodic): B 1..512, T 32..1024, both windows, both grids.
+CASES = [
+    (1, 32, 30.0, (0.5, 3.0), dict(n_fft=256), "hann", True),
+    (7, 180, 30.0, (0.5, 3.0), dict(n_fft=2048), "hann", True),
+    (33, 300, 25.0, (0.7, 4.0), dict(), "hann", False),
+    (512, 64, 30.0, (0.5, 3.0), dict(step_hz=1 / 60), "none", True),
+    (5, 1024, 60.0, (0.6, 2.5), dict(step_hz=0.01), "hann", False),
+    (64, 255, 30.0, (0.75, 3.0), dict(n_fft=300), "none", True),
+]
+IDS = [f"B{c[0]}-T{c[1]}-{'step' if 'step_hz' in c[4] else 'rfft'}-{c[5]}" for c in CASES]
+
+
+def _inputs(B, T, device, seed, n=2):
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(T, dtype=torch.float64)
+    out = []
+    for _ in range(n):  # a pulse-like component plus noise and an offset
+        f = 0.8 + 1.5 * torch.rand(B, 1, generator=g, dtype=torch.float64)
+        x = torch.sin(2 * torch.pi * f * t / 30.0) + 0.5 * torch.randn(B, T, generator=g, dtype=torch.float64) + 3.0
+        out.append(x.to(device))
+    return out
+
+
+@pytest.mark.parametrize("device", device_params())
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("normalize", [False, True])
+def test_band_psd_matches_reference(device, case, normalize):
+    B, T, fs, band, grid, window, periodic = case
+    (x64,) = _inputs(B, T, device, seed=B + T, n=1)
+    kw = dict(window=window, periodic=periodic, normalize=normalize, **grid)
+    x32 = x64.float().requires_grad_()
+    x64.requires_grad_()
+    got = S.band_psd(x32, fs, band, **kw)
+    ref = R.band_psd(x64, fs, band, **kw)
+    assert got.dtype == torch.float32 and got.device == x32.device
+    assert_close_scaled(got, ref)
+    w = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64).to(device)
+    (g_got,) = torch.autograd.grad(got, x32, w.float())
+    (g_ref,) = torch.autograd.grad(ref, x64, w)
+    assert_close_scaled(g_got, g_ref, rtol=1e-3)
+
+
+@pytest.mark.parametrize("device", device_params())
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("mode", ["asymmetric", "symmetric"])
+def test_psd_kl_matches_reference(device, case, mode):
+    B, T, fs, band, grid, window, periodic = case
+    s64, t64 = _inputs(B, T, device, seed=2 * B + T)
+    kw = dict(mode=mode, window=window, periodic=periodic, reduction="none", **grid)
+    s32, t32 = s64.float().requires_grad_(), t64.float().requires_grad_()
+    s64.requires_grad_(), t64.requires_grad_()
+    got = S.psd_kl(s32, t32, fs, band, **kw)
+    ref = R.psd_kl(s64, t64, fs, band, **kw)
+    torch.testing.assert_close(got.double(), ref.detach(), rtol=1e-3, atol=1e-5)
+    w = torch.rand(B, dtype=torch.float64, generator=torch.Generator().manual_seed(2)).to(device)
+    g_got = torch.autograd.grad(got, [s32, t32], w.float(), allow_unused=True)
+    g_ref = torch.autograd.grad(ref, [s64, t64], w, allow_unused=True)
+    assert_close_scaled(g_got[0], g_ref[0], rtol=1e-3)
+    if mode == "symmetric":
+        assert_close_scaled(g_got[1], g_ref[1], rtol=1e-3)
+    else:
+        assert g_got[1] is None and g_ref[1] is None
+
+
+@pytest.mark.parametrize("device", device_params())
+@pytest.mark.parametrize("B,T,fs,band,n_fft", [
+    (1, 64, 30.0, (0.75, 3.0), 256), (16, 255, 30.0, (0.75, 3.0), None),
+    (128, 300, 30.0, (0.75, 3.0), None), (9, 512, 50.0, (0.6, 3.5), 1024)])
+def test_rpm_components_matches_reference(device, B, T, fs, band, n_fft):
+    s64, t64 = _inputs(B, T, device, seed=3 * B + T)
+    s32 = s64.float().requires_grad_()
+    s64.requires_grad_()
+    got = S.rpm_components(s32, t64.float(), fs, band, n_fft=n_fft)
+    ref = R.rpm_components(s64, t64, fs, band, n_fft=n_fft)
+    for a, b in zip(got, ref):
+        torch.testing.assert_close(a.double(), b.detach(), rtol=1e-3, atol=1e-4)
+    w = torch.rand(B, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(3)).to(device)
+    (g_got,) = torch.autograd.grad(got[0], s32, w.float())
+    (g_ref,) = torch.autograd.grad(ref[0], s64, w)
+    assert_close_scaled(g_got, g_ref, rtol=2e-3)
+
+
+@pytest.mark.parametrize("device", device_params())
+def test_rpm_components_spec_example(device):
+    """METHODS.md 1.3: T = 255 at fs = 30 gives bins 7..25 (K = 19)."""
+    assert len(S.band_frequencies(255, 30.0, (45 / 60, 180 / 60))) == 19
+    s, t = _inputs(4, 255, device, seed=5)
+    comps, cen, ratio = S.rpm_components(s.float(), t.float(), 30.0, (45 / 60, 180 / 60))
+    assert comps.shape == (4, 3) and cen.shape == (4,) and ratio.shape == (4,)
+    assert bool(((cen >= 0) & (cen <= 18)).all()) and bool(((ratio > 0) & (ratio <= 1)).all())
+
+
+@pytest.mark.parametrize("device", device_params())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_peak_frequency_finds_the_tone(device, dtype):
+    fs, T = 30.0, 300
+    f0 = torch.tensor([0.83, 1.234, 2.71], dtype=torch.float64)
+    x = torch.sin(2 * torch.pi * f0[:, None] * torch.arange(T) / fs).to(dtype=dtype, device=device)
+    got = S.peak_frequency(x, fs, (0.5, 3.0))
+    ref = R.peak_frequency(x, fs, (0.5, 3.0))
+    torch.testing.assert_close(got.cpu(), ref, rtol=0, atol=1e-4)
+    assert torch.allclose(got.cpu(), f0, atol=2e-3)
+    np_got = S.peak_frequency(x.cpu().numpy(), fs, (0.5, 3.0))
+    assert abs(np_got - got.cpu().numpy()).max() < 1e-9

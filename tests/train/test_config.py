@@ -1,0 +1,69 @@
+import pytest
+
+from rppg_distill.train.config import (ConfigError, CrossModalConfig, CrossViewConfig, load_config,
+                                       to_dict, from_dict)
+
+
+def write(tmp_path, text):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_defaults_are_the_papers():
+    cv = CrossViewConfig()
+    assert (cv.optim.name, cv.optim.lr, cv.optim.weight_decay, cv.optim.scheduler) == ("adamw", 3e-3, 0.01, "onecycle")
+    assert (cv.loop.epochs, cv.loop.batch_size, cv.optim.grad_clip, cv.lam, cv.band) == (30, 4, 1.0, 0.01, (0.5, 3.0))
+    assert cv.scheme == "asymmetric" and cv.model.name == "efficientphys_c"
+    cm = CrossModalConfig()
+    assert (cm.optim.name, cm.optim.lr, cm.optim.weight_decay) == ("adam", 5e-5, 1e-2)
+    assert (cm.loop.epochs, cm.loop.batch_size, cm.data.clip_len, cm.data.stride) == (5, 1, 256, 30)
+    assert (cm.policy.meta_every, cm.policy.lr, cm.lam) == (10, 1e-4, 1.0)
+
+
+def test_unknown_key_is_named(tmp_path):
+    p = write(tmp_path, "trainer: crossview\nloop:\n  epoch: 3\n")
+    with pytest.raises(ConfigError, match=r"loop\.epoch: unknown key.*epochs"):
+        load_config(p)
+
+
+def test_unknown_top_level_key(tmp_path):
+    with pytest.raises(ConfigError, match=r"^lamda: unknown key.*'lam'"):
+        load_config(write(tmp_path, "trainer: crossview\nlamda: 0.1\n"))
+
+
+def test_wrong_type_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"optim\.lr: expected float, got str"):
+        load_config(write(tmp_path, "trainer: crossview\noptim:\n  lr: fast\n"))
+    with pytest.raises(ConfigError, match=r"loop\.epochs: expected int, got float"):
+        load_config(write(tmp_path, "trainer: crossview\nloop: {epochs: 2.5}\n"))
+    with pytest.raises(ConfigError, match=r"scheme: 'B2' is not one of"):
+        load_config(write(tmp_path, "trainer: crossview\nscheme: B2\n"))
+    with pytest.raises(ConfigError, match=r"band: expected 2 values"):
+        load_config(write(tmp_path, "trainer: crossview\nband: [0.5, 3.0, 4.0]\n"))
+
+
+def test_partial_sections_keep_trainer_defaults(tmp_path):
+    cfg = load_config(write(tmp_path, "trainer: crossmodal\nloop: {epochs: 1}\n"))
+    assert cfg.loop.epochs == 1 and cfg.loop.batch_size == 1      # crossmodal default, not the generic 4
+    assert cfg.optim.name == "adam"
+
+
+def test_overrides_are_checked(tmp_path):
+    p = write(tmp_path, "trainer: crossview\n")
+    cfg = load_config(p, ["loop.epochs=2", "lam=0.1", "scheme=symmetric"])
+    assert (cfg.loop.epochs, cfg.lam, cfg.scheme) == (2, 0.1, "symmetric")
+    with pytest.raises(ConfigError, match=r"loop\.epoks: unknown key"):
+        load_config(p, ["loop.epoks=2"])
+    with pytest.raises(ConfigError, match=r"loop\.epochs: expected int"):
+        load_config(p, ["loop.epochs=two"])
+
+
+def test_roundtrip():
+    cfg = CrossViewConfig()
+    assert from_dict(to_dict(cfg)) == cfg
+
+
+def test_missing_trainer(tmp_path):
+    with pytest.raises(ConfigError, match="trainer"):
+        load_config(write(tmp_path, "lam: 0.1\n"))

@@ -1,0 +1,76 @@
+import dataclasses
+
+import pytest
+import torch
+
+from rppg_distill.train import crossmodal
+from rppg_distill.train.config import CrossModalConfig, LoopConfig
+
+from .fake_data import FakeVideoRadar
+
+pytest.importorskip("rppg_distill.losses")
+
+
+def tiny_cfg(tmp_path, **kw):
+    cfg = CrossModalConfig(seeds=[0])
+    # a tiny student keeps the test fast (the paper's FactorizePhys is the default in the config)
+    cfg.model.name = "efficientphys_c"
+    cfg.model.kwargs = {"nb_filters1": 4, "nb_filters2": 4, "nb_dense": 8}
+    cfg.data.img_size = 16
+    cfg.data.fs = 30.0
+    cfg.teacher.epochs = 1
+    cfg.policy.meta_every = 2
+    cfg.loop = LoopConfig(epochs=1, batch_size=2, device="cpu", progress=False, plots=False,
+                          out_dir=str(tmp_path))
+    return dataclasses.replace(cfg, **kw)
+
+
+def test_policy_gets_gradient_through_virtual_step(tmp_path):
+    cfg = tiny_cfg(tmp_path)
+    torch.manual_seed(0)
+    train, val = FakeVideoRadar(n=4), FakeVideoRadar(n=2, seed=1)
+    task = crossmodal.RPMTask(cfg, torch.device("cpu"), train, val, None)
+    task.lr = 1e-2
+    batch = torch.utils.data.default_collate([train[0], train[1]])
+    before = [p.detach().clone() for p in task.policy.parameters()]
+    student_before = [p.detach().clone() for p in task.model.parameters()]
+    buffers_before = [b.detach().clone() for b in task.model.buffers()]
+    diag = task.meta_step(batch, task._val_batch())
+    assert diag["meta_policy_grad_norm"] > 0
+    grads = [p.grad for p in task.policy.parameters()]
+    assert any(g is not None and torch.count_nonzero(g) > 0 for g in grads)
+    # the heads that weigh and gate the components must both be reached
+    assert torch.count_nonzero(task.policy.alpha_head.weight.grad) > 0
+    assert torch.count_nonzero(task.policy.gate_head.weight.grad) > 0
+    assert any(not torch.equal(a, p) for a, p in zip(before, task.policy.parameters()))
+    # theta' is discarded: the student's weights and BN statistics are unchanged
+    for a, p in zip(student_before, task.model.parameters()):
+        assert torch.equal(a, p)
+    for a, b in zip(buffers_before, task.model.buffers()):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("variant", [
+    {}, {"mode": "sup_only"}, {"mode": "distill_only"}, {"label_fraction": 0.5},
+    {"components": ["off", "shape"]}, {"policy.use_gate": False}, {"policy.use_weights": False},
+    {"policy.enabled": False}, {"policy.bilevel": False}, {"radar_shift_prob": 1.0},
+])
+def test_modes_and_ablations_train(tmp_path, variant):
+    kw = {k: v for k, v in variant.items() if "." not in k}
+    cfg = tiny_cfg(tmp_path, **kw)
+    pol = {k.split(".")[1]: v for k, v in variant.items() if k.startswith("policy.")}
+    if pol:
+        cfg = dataclasses.replace(cfg, policy=dataclasses.replace(cfg.policy, **pol))
+    data = (FakeVideoRadar(n=4), FakeVideoRadar(n=2, seed=1), FakeVideoRadar(n=3, seed=2))
+    res = crossmodal.run_crossmodal(cfg, data=data, log=lambda s: None)
+    assert res[0]["steps"] == 2 and set(res[0]["test"]) >= {"mae", "rmse", "std", "r"}
+    if cfg.policy.enabled and cfg.mode != "sup_only":
+        assert (tmp_path / "seed0" / "policy_log.jsonl").exists()
+
+
+def test_shift_wrapper_is_seeded():
+    base = FakeVideoRadar(n=10)
+    a = crossmodal.ShiftedRadar(base, 0.5, 30, seed=3)
+    assert a.shifted == crossmodal.ShiftedRadar(base, 0.5, 30, seed=3).shifted
+    all_ = crossmodal.ShiftedRadar(base, 1.0, 30)
+    assert torch.equal(all_[0]["radar"], torch.roll(base[0]["radar"], 30, -1))
