@@ -9,7 +9,8 @@
 namespace rppg {
 
 void for_blocks(long B, double flops_per_row, const std::function<void(long, int)>& fn) {
-  parallel_for(B, kBlockRows, flops_per_row * B, [&](long b0, long b1) {
+  // Grain of 6 rows (the kernel's register block) so threads get near-equal shares.
+  parallel_for(B, 6, flops_per_row * B, [&](long b0, long b1) {
     for (long r0 = b0; r0 < b1; r0 += kBlockRows)
       fn(r0, static_cast<int>(std::min(kBlockRows, b1 - r0)));
   });

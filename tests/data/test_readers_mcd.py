@@ -90,3 +90,15 @@ def test_bad_inputs(tmp_path):
     (root / "video" / "7_USBVideo_before.avi").write_bytes(b"")
     with pytest.raises(ValueError, match="empty"):
         read(root)
+
+
+def test_fps_zero_header(tmp_path):
+    root = _one(tmp_path / "fps0")
+    p = root / "video" / "7_USBVideo_before.avi"
+    b = bytearray(p.read_bytes())
+    i = b.find(b"strh")
+    b[i + 32:i + 36] = (0).to_bytes(4, "little")
+    p.write_bytes(bytes(b))
+    with pytest.raises(ValueError, match="7_USBVideo_before.avi: invalid fps"):
+        get_reader("mcd")(root)
+    assert len(get_reader("mcd")(root, fps=30.0)) == 1  # explicit override

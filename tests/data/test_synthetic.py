@@ -117,3 +117,13 @@ def test_generate_manifest(tmp_path):
         "1_FullHDwebcam_before.avi", "1_IriunWebcam_before.avi", "1_USBVideo_before.avi"]
     with pytest.raises(ValueError, match="format"):
         generate(tmp_path, 1, formats=("nope",))
+
+
+def test_synth_cli(tmp_path, capsys):
+    from rppg_distill.cli import main
+
+    rc = main(["synth", str(tmp_path), "--subjects", "1", "--seconds", "0.5", "--fps", "10", "--size", "48",
+               "--no-radar", "--states", "before", "--formats", "mcd_rppg,ubfc_rppg", "--quiet", "--workers", "1"])
+    assert rc == 0 and "wrote 1" in capsys.readouterr().out
+    assert (tmp_path / "ubfc_rppg" / "subject1" / "ground_truth.txt").is_file()
+    assert (tmp_path / "mcd_rppg" / "db.csv").is_file()

@@ -82,3 +82,23 @@ def test_frame_folder_roundtrip(tmp_path):
     (tmp_path / "f" / "rgbd_rgb_3.png").write_bytes(b"not a png")
     with pytest.raises(ValueError, match="rgbd_rgb_3.png"):
         read_frame_folder(tmp_path / "f")
+
+
+def _zero_fps_avi(tmp_path, codec="MJPG"):
+    p = write_video(tmp_path / f"f0_{codec}.avi", np.full((5, 16, 16, 3), 50, np.uint8), 30.0, codec=codec)
+    b = bytearray(p.read_bytes())
+    i = b.find(b"strh")
+    b[i + 32:i + 36] = (0).to_bytes(4, "little")
+    p.write_bytes(bytes(b))
+    return p
+
+
+def test_fps_zero_header_is_an_error(tmp_path):
+    from rppg_distill.data.video_io import avi_header_fps
+
+    p = write_video(tmp_path / "ok.avi", _frames(2), 24.0, codec="FFV1")
+    assert avi_header_fps(p) == pytest.approx(24.0)
+    bad = _zero_fps_avi(tmp_path)
+    assert video_info(bad)["fps"] == 0.0  # FFmpeg alone would report 25
+    with pytest.raises(ValueError, match="f0_MJPG.avi"):
+        video_fps(bad)

@@ -107,6 +107,18 @@ def test_factorizephys_samples_do_not_couple():
     torch.testing.assert_close(y[1:2], y1, rtol=1e-4, atol=1e-5)
 
 
+def test_fsam_uses_per_sample_minimum():
+    """A batch mate with a much lower minimum must not change a sample's FSAM output."""
+    torch.manual_seed(0)
+    m = FactorizePhys().eval()
+    v = torch.randn(2, 16, 8, 7, 7)
+    v[0] -= 10.0
+    with torch.no_grad():
+        out = m.factorize(v)
+        alone = m.factorize(v[1:2])
+    torch.testing.assert_close(out[1:2], alone, rtol=1e-4, atol=1e-5)
+
+
 def test_factorizephys_backward_and_no_fsam():
     m = FactorizePhys().train()
     m(torch.rand(1, 3, 6, 72, 72)).sum().backward()
@@ -146,3 +158,26 @@ def test_build_model_registry():
     assert isinstance(build_model("spectral_policy"), SpectralPolicy)
     with pytest.raises(ValueError, match="known: .*efficientphys_c"):
         build_model("resnet")
+
+
+# ---------------------------------------------------------------- devices
+def _devices():
+    cuda = torch.cuda.is_available()
+    return ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
+        not cuda, reason="no CUDA device")])]
+
+
+@pytest.mark.parametrize("device", _devices())
+@pytest.mark.parametrize("name,shape", [
+    ("efficientphys_c", (2, 3, 10, 72, 72)), ("factorizephys", (2, 3, 8, 72, 72)),
+    ("physnet", (2, 3, 8, 32, 32)), ("rf_conv_decoder", (2, 10, 64)),
+])
+def test_models_on_device(device, name, shape):
+    torch.manual_seed(0)
+    m = build_model(name).eval()
+    x = torch.rand(*shape)
+    with torch.no_grad():
+        y_cpu = m(x)
+        y = m.to(device)(x.to(device)).cpu()
+    assert y.shape == (shape[0], shape[2])
+    torch.testing.assert_close(y, y_cpu, rtol=1e-3, atol=1e-4)

@@ -16,7 +16,7 @@ def _clip(hr_hz, t, fs, amp, g, size):
 
 
 class FakePairs(torch.utils.data.Dataset):
-    def __init__(self, n=8, t=40, size=16, fs=30.0, seed=0):
+    def __init__(self, n=8, t=80, size=16, fs=30.0, seed=0):
         g = torch.Generator().manual_seed(seed)
         self.items = []
         for i in range(n):

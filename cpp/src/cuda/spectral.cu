@@ -629,7 +629,10 @@ struct BasisEntry {
 constexpr size_t kMaxCacheEntries = 64;
 std::mutex g_cache_mutex;
 uint64_t g_tick = 0;  // last-use stamps for least-recently-used eviction
-std::map<BasisKey, std::pair<std::shared_ptr<BasisEntry>, uint64_t>> g_cache;
+// Intentionally leaked: freeing device memory from a static destructor at process exit would run
+// after the CUDA runtime has been torn down. clear_basis_cache() frees explicitly.
+using BasisMap = std::map<BasisKey, std::pair<std::shared_ptr<BasisEntry>, uint64_t>>;
+BasisMap& g_cache = *new BasisMap();
 
 // The basis in double, [2K, T]: row k = w_t cos(2 pi f_k t / fs), row K + k = w_t sin(...) (the
 // CPU core's convention), each row centered over t when demean.
@@ -639,9 +642,10 @@ std::vector<double> make_basis(const GridSpec& g) {
   std::vector<double> win(static_cast<size_t>(T), 1.0);
   const double two_pi = 6.283185307179586476925286766559;
   if (g.hann) {
-    const double denom = g.periodic ? static_cast<double>(T) : static_cast<double>(T - 1);
+    // as the CPU core (cpp/src/basis.cpp): symmetric uses T - 1, or 1 when T == 1
+    const double denom = g.periodic ? static_cast<double>(T) : static_cast<double>(T > 1 ? T - 1 : 1);
     for (int64_t t = 0; t < T; ++t)
-      win[t] = denom > 0 ? 0.5 - 0.5 * std::cos(two_pi * static_cast<double>(t) / denom) : 1.0;
+      win[t] = 0.5 - 0.5 * std::cos(two_pi * static_cast<double>(t) / denom);
   }
   std::vector<double> b(2 * K * static_cast<size_t>(T));
   for (size_t k = 0; k < K; ++k) {

@@ -27,7 +27,7 @@ try:  # cv2 is a core dependency, but keep the import error readable
 except ModuleNotFoundError as _err:  # pragma: no cover
     raise ModuleNotFoundError("rppg_distill.data.video_io needs opencv-python-headless<5") from _err
 
-__all__ = ["read_video", "video_fps", "video_info", "write_video", "iter_video",
+__all__ = ["read_video", "video_fps", "avi_header_fps", "video_info", "write_video", "iter_video",
            "read_frame_folder", "write_frame_folder", "natural_key"]
 
 
@@ -54,8 +54,12 @@ def video_info(path: str | Path) -> dict:
     cap = _open(path)
     try:
         fourcc = int(cap.get(cv2.CAP_PROP_FOURCC))
+        fps = float(cap.get(cv2.CAP_PROP_FPS))
+        declared = avi_header_fps(path)
+        if declared is not None:
+            fps = declared  # 0.0 when the AVI header declares no rate (FFmpeg would say 25)
         return {
-            "fps": float(cap.get(cv2.CAP_PROP_FPS)),
+            "fps": fps,
             "frame_count": int(cap.get(cv2.CAP_PROP_FRAME_COUNT)),
             "width": int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
             "height": int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
@@ -65,9 +69,35 @@ def video_info(path: str | Path) -> dict:
         cap.release()
 
 
+def avi_header_fps(path: str | Path) -> float | None:
+    """fps declared by an AVI's video stream header (``strh`` dwRate / dwScale), or None if not AVI.
+
+    FFmpeg (and so OpenCV) silently substitutes 25 fps when the header says 0; this reads the
+    header itself so that a broken header is reported instead. Returns 0.0 for a zero rate/scale.
+    """
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if head[:4] != b"RIFF" or head[8:12] != b"AVI ":
+        return None
+    i = head.find(b"strh")
+    while i >= 0:
+        if head[i + 8:i + 12] == b"vids" and len(head) >= i + 36:
+            scale = int.from_bytes(head[i + 28:i + 32], "little")
+            rate = int.from_bytes(head[i + 32:i + 36], "little")
+            return rate / scale if rate > 0 and scale > 0 else 0.0
+        i = head.find(b"strh", i + 4)
+    return None
+
+
 def video_fps(path: str | Path) -> float:
-    """Frame rate from the file header. ValueError (naming the file) if it is 0, NaN or missing."""
+    """Frame rate from the file header. ValueError (naming the file) if it is 0, NaN or missing.
+
+    For AVI files the stream header is checked directly (see ``avi_header_fps``).
+    """
     fps = video_info(path)["fps"]
+    declared = avi_header_fps(path)
+    if declared is not None:
+        fps = declared
     if not np.isfinite(fps) or fps <= 0:
         raise ValueError(f"video has no valid fps in its header (got {fps!r}): {path}")
     return fps

@@ -140,6 +140,16 @@ class FactorizePhys(nn.Module):
         self.final = nn.Sequential(_conv_block(n2, n1, 1, p0), _conv_block(n1, n0, 1, p0),
                                    nn.Conv3d(n0, 1, 3, padding=p0, bias=False))
 
+    def factorize(self, v: torch.Tensor) -> torch.Tensor:
+        """FSAM with the residual product on voxel embeddings ``v [B, C, T, h, w]``.
+
+        Non-negativity for the NMF and the product use per-sample minima.
+        """
+        v0 = v - _per_sample_min(v)
+        att = self.fsam(v0)
+        prod = (v0 + self.bias1) * (att - _per_sample_min(att) + self.bias1)
+        return v + self.fsam_norm(prod)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 5 or x.shape[1] != self.in_channels:
             raise ValueError(f"FactorizePhys expects x [B, {self.in_channels}, T, H, W], "
@@ -149,9 +159,6 @@ class FactorizePhys(nn.Module):
                              f"{tuple(x.shape[3:])}")
         v = self.head_conv(self.extractor(temporal_difference(x)))
         if self.use_fsam:
-            v0 = v - _per_sample_min(v)
-            att = self.fsam(v0)
-            prod = (v0 + self.bias1) * (att - _per_sample_min(att) + self.bias1)
-            v = v + self.fsam_norm(prod)
+            v = self.factorize(v)
         y = self.final(v)  # [B, 1, T, h, w], h = w = 1 at 72x72
         return y.mean(dim=(3, 4)).flatten(1)

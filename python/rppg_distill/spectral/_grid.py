@@ -76,8 +76,23 @@ def band_frequencies(T: int, fs: float, band=(0.5, 3.0), n_fft: int | None = Non
     return _frequencies(T, *spec)
 
 
+_SPEC_CACHE: dict = {}
+
+
 def grid_spec(T: int, fs: float, band, n_fft, step_hz) -> tuple[float, float, float, int, float]:
     """Checked (fs, lo, hi, n_fft, step_hz) with 0 standing for "not given"; validates T too."""
+    try:  # fast path for repeated calls (per-call overhead matters at small B)
+        key = (T, fs, tuple(band), n_fft, step_hz, type(fs), type(T))
+        return _SPEC_CACHE[key]
+    except (KeyError, TypeError):
+        key = None
+    spec = _grid_spec(T, fs, band, n_fft, step_hz)
+    if key is not None and len(_SPEC_CACHE) < 4096:
+        _SPEC_CACHE[key] = spec
+    return spec
+
+
+def _grid_spec(T, fs, band, n_fft, step_hz):
     if isinstance(T, bool) or not isinstance(T, (int, np.integer)):
         raise TypeError(f"T must be an int, got {type(T).__name__}")
     fs = float(fs) if isinstance(fs, (int, float, np.floating)) and not isinstance(fs, bool) else fs

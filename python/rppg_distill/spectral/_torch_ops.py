@@ -7,11 +7,13 @@ its backward is a custom op too. Eager calls skip the dispatcher and use an equi
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from rppg_distill.spectral._dispatch import run
-from rppg_distill.spectral._grid import check_mode, check_reduction, check_window, grid_range, grid_spec
+from rppg_distill.spectral._dispatch import _core, run
+from rppg_distill.spectral._grid import (check_mode, check_reduction, check_window, grid_range, grid_spec,
+                                         _frequencies)
 
 _EAGER_TYPES = (torch.Tensor, torch.nn.Parameter)
 
@@ -171,19 +173,42 @@ torch.library.register_autograd("rppg_distill::psd_kl", _psd_kl_bwd, setup_conte
 
 
 class _PSDKL(torch.autograd.Function):
+    """Eager path. `scale` folds the reduction in (1/B for mean, 1 for sum, 0 for none) so a
+    scalar loss costs one autograd node; on the CPU the saved intermediates stay numpy arrays."""
+
     @staticmethod
-    def forward(ctx, student, teacher, spec, tail, symmetric):
-        loss, *saved = run("psd_kl_forward", [student, teacher], (), student.shape[1], spec, tail)
-        ctx.save_for_backward(*saved)
-        ctx.T, ctx.spec, ctx.tail, ctx.symmetric = student.shape[1], spec, tail, symmetric
+    def forward(ctx, student, teacher, spec, tail, symmetric, scale):
+        T = student.shape[1]
+        ctx.T, ctx.spec, ctx.tail, ctx.symmetric, ctx.scale = T, spec, tail, symmetric, scale
+        if student.device.type == "cpu":
+            loss, *saved = _core.psd_kl_forward(student.numpy(), teacher.numpy(), _frequencies(T, *spec),
+                                                spec[0], *tail)
+            ctx.np_saved = saved
+            if scale:
+                return torch.from_numpy(np.asarray(loss.sum(dtype=np.float64) * scale, dtype=loss.dtype))
+            return torch.from_numpy(loss)
+        else:
+            loss, *saved = run("psd_kl_forward", [student, teacher], (), T, spec, tail)
+            ctx.save_for_backward(*saved)
+            ctx.np_saved = None
+        if scale:
+            return (loss.double().sum() * scale).to(loss.dtype)
         return loss
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_loss):
-        gs, gt = run("psd_kl_backward", [g_loss.contiguous(), *ctx.saved_tensors], (ctx.T,), ctx.T,
-                     ctx.spec, ctx.tail + (ctx.symmetric,))
-        return gs, gt, None, None, None
+        tail = ctx.tail + (ctx.symmetric,)
+        if ctx.np_saved is not None:
+            saved = ctx.np_saved
+            g = np.full(saved[0].shape[0], float(g_loss) * ctx.scale, dtype=saved[0].dtype) if ctx.scale \
+                else g_loss.contiguous().numpy()
+            gs, gt = _core.psd_kl_backward(g, *saved, ctx.T, _frequencies(ctx.T, *ctx.spec), ctx.spec[0], *tail)
+            return torch.from_numpy(gs), (None if gt is None else torch.from_numpy(gt)), None, None, None, None
+        saved = ctx.saved_tensors
+        g = (g_loss * ctx.scale).expand(saved[0].shape[0]).contiguous() if ctx.scale else g_loss.contiguous()
+        gs, gt = run("psd_kl_backward", [g, *saved], (ctx.T,), ctx.T, ctx.spec, tail)
+        return gs, gt, None, None, None, None
 
 
 def psd_kl(student, teacher, fs, band, mode, n_fft, step_hz, window, periodic, demean, eps, reduction):
@@ -195,9 +220,9 @@ def psd_kl(student, teacher, fs, band, mode, n_fft, step_hz, window, periodic, d
     if _eager(student) and _eager(teacher):
         if not symmetric:
             teacher = teacher.detach()
-        loss = _PSDKL.apply(student, teacher, spec, tail, symmetric)
-    else:
-        loss = psd_kl_op(student, teacher, *spec, *tail, symmetric)[0]
+        scale = {"mean": 1.0 / student.shape[0], "sum": 1.0, "none": 0.0}[reduction]
+        return _PSDKL.apply(student, teacher, spec, tail, symmetric, scale)
+    loss = psd_kl_op(student, teacher, *spec, *tail, symmetric)[0]
     if reduction == "mean":
         return loss.mean()
     return loss.sum() if reduction == "sum" else loss

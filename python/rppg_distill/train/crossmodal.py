@@ -64,9 +64,9 @@ class ShiftedRadar(torch.utils.data.Dataset):
 
 def build_data(cfg: CrossModalConfig):
     """(train, val, test) VideoRadarPairs datasets from the data layer."""
-    from rppg_distill.data import pipeline
+    from .data import crossmodal_datasets
 
-    return pipeline.crossmodal_datasets(cfg.data)
+    return crossmodal_datasets(cfg.data)
 
 
 def _loss_fn(cfg: CrossModalConfig):
@@ -244,8 +244,8 @@ class RPMTask(Task):
             for i in range(s.shape[0]):
                 self.policy_log.append({
                     "step": step, "key": str(batch.get("key", [""] * s.shape[0])[i]),
-                    "gate": float(terms.gate.reshape(-1)[i]),
-                    "alpha": [float(a) for a in terms.alpha[i]],
+                    "gate": float(terms.gate.detach().reshape(-1)[i]),
+                    "alpha": [float(a) for a in terms.alpha.detach()[i]],
                     "components": [float(c) for c in comps[i]] if comps is not None else None})
         if terms.gate is not None:
             metrics["gate_mean"] = terms.gate.detach().mean()

@@ -63,9 +63,9 @@ class _OneView(torch.utils.data.Dataset):
 
 def build_data(cfg: CrossViewConfig) -> tuple[Any, dict[str, Any]]:
     """(train pairs, {view: test clips}) from the data layer (cache + MultiViewPairs)."""
-    from rppg_distill.data import pipeline  # the data layer's config -> datasets entry point
+    from .data import crossview_datasets
 
-    return pipeline.crossview_datasets(cfg.data)
+    return crossview_datasets(cfg.data)
 
 
 # ----------------------------------------------------------------------------- task

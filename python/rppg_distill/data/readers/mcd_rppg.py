@@ -15,6 +15,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
+
 from rppg_distill.data.readers._common import (DEFAULT_TOLERANCE_FRAMES, ErrorSink, check_fps,
                                                checked_loader, natural_key, read_first_token_lines,
                                                reconcile_lengths)
@@ -133,6 +135,6 @@ def read(root: str | Path, *, camera_views: dict | None = None, views=None, stat
     return recs
 
 
-def read_raw_ppg(path: str | Path) -> "np.ndarray":  # noqa: F821
+def read_raw_ppg(path: str | Path) -> np.ndarray:
     """The raw 100 Hz PPG of a ``.PW`` file (one value per line, first token)."""
     return read_first_token_lines(Path(path))

@@ -41,8 +41,7 @@ from rppg_distill.data.synthetic import formats
 from rppg_distill.data.synthetic.face import VIEW_SPECS, build_view
 from rppg_distill.data.synthetic.nuisance import NoiseBank, head_motion, illumination
 from rppg_distill.data.synthetic.pulse import Physiology, Signals, draw_physiology, make_signals
-from rppg_distill.data.synthetic.radar import (CHIRP_HZ, draw_radar_params, fmcw_iq, pack_dca1000,
-                                               to_packets)
+from rppg_distill.data.synthetic.radar import draw_radar_params, fmcw_iq, pack_dca1000, to_packets
 from rppg_distill.data.synthetic.render import render_view
 
 __all__ = ["SynthConfig", "SubjectSim", "simulate", "generate", "FORMATS", "PBV_RGB"]
