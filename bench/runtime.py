@@ -110,11 +110,17 @@ def end_to_end(video: Path, model: Path, detect_every: int) -> dict:
 OPEN_RPPG = r"""
 import sys, time, json
 import rppg
-m = rppg.Model()
+name = "EfficientPhys.rlap" if "EfficientPhys.rlap" in getattr(rppg, "supported_models", []) else None
+m = rppg.Model(name) if name else rppg.Model()
 t0 = time.perf_counter()
-res = m.process_video(sys.argv[1])
+m.process_video(sys.argv[1])
 el = time.perf_counter() - t0
-print(json.dumps({"seconds": el, "hr": (res or {}).get("hr") if isinstance(res, dict) else None}))
+try:
+    hr = m.hr()
+    hr = hr.get("hr") if isinstance(hr, dict) else hr
+except Exception as err:
+    hr = repr(err)
+print(json.dumps({"seconds": el, "model": name or "default", "hr": hr}, default=str))
 """
 
 
