@@ -48,7 +48,7 @@ __attribute__((target("avx2,fma"))) void micro_avx2(int Kd, const float* A, int 
 
 __attribute__((target("avx2,fma"))) void gemm_avx2(int M, int N, int Kd, const float* A, int lda,
                                                      const float* B, int ldb, float* C, int ldc) {
-  constexpr int MC = 48;  // rows of A kept hot while a 16-column panel of B sits in L1
+  constexpr int MC = 24;  // rows of A (L1 with one 16-column panel of B) reused across panels
   for (int i0 = 0; i0 < M; i0 += MC) {
     const int i1 = std::min(M, i0 + MC);
     for (int j = 0; j < N; j += 16) {

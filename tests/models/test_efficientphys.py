@@ -6,7 +6,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rppg_distill.models import EfficientPhysC, build_model, temporal_difference, temporal_shift  # noqa: E402
+from rppg_distill.models import (  # noqa: E402
+    EfficientPhysC, build_model, temporal_difference, temporal_shift,
+)
 
 
 def reference_tsm(x, n_segment, fold_div=3):

@@ -84,7 +84,8 @@ def _attach_metadata(path: Path, contract: Contract) -> None:
     model.doc_string = (f"rPPG student {contract.model}: input '{contract.input_name}' float32 "
                         f"[B,{contract.channels},{contract.frames},{contract.height},{contract.width}] "
                         f"({contract.normalization}, {contract.fs} fps) -> '{contract.output_name}' [B,T]")
-    onnx.save(model, str(path))
+    onnx.save(model, str(path), save_as_external_data=False)  # one self-contained file
+    Path(str(path) + ".data").unlink(missing_ok=True)  # the exporter's external weights
 
 
 def _rename_io(model, contract: Contract) -> None:

@@ -1,4 +1,4 @@
-"""Supervised losses and the two distillation objectives (torch), built on ``rppg_distill.spectral``.
+"""Supervised losses and the two distillation objectives (torch), built on the spectral core.
 
 * :mod:`.supervised`: ``neg_pearson`` (1 - r per sample), ``snr_loss`` (METHODS.md §3),
   ``mse``, ``rpm_supervised_loss`` (0.01*NegPearson + SNR) and their ``nn.Module`` forms.

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 
 def temporal_shift(x: torch.Tensor, n_segment: int, fold_div: int = 3) -> torch.Tensor:
@@ -156,7 +155,8 @@ class EfficientPhysC(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 5:
-            raise ValueError(f"EfficientPhysC expects x [B, C, T, H, W], got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"EfficientPhysC expects x [B, C, T, H, W], got shape {tuple(x.shape)}")
         b, c, t, h, w = x.shape
         if c != self.in_channels or h != self.img_size or w != self.img_size:
             raise ValueError(
