@@ -192,3 +192,20 @@ def test_prune_removes_stale_entries(tmp_path):
     rep = preprocess([a], tmp_path / "cache", FAST, prune=True)
     assert ClipCache(tmp_path / "cache").keys() == [a.key]
     assert any("pruned" in w for w in rep.warnings)
+
+
+def test_synthetic_mcd_end_to_end(tmp_path):
+    """synthetic generator -> MCD-rPPG files -> reader -> parallel preprocess -> cache."""
+    synthetic = pytest.importorskip("rppg_distill.data.synthetic")
+    readers = pytest.importorskip("rppg_distill.data.readers")
+    synthetic.generate(tmp_path / "syn", 1, seed=0, states=("before",), duration_s=3.0, workers=1)
+    recs = readers.read_dataset("mcd_rppg", tmp_path / "syn" / "mcd_rppg")
+    assert {r.view for r in recs} == {"frontal", "side_left", "side_right"}
+    rep = preprocess(recs, tmp_path / "cache", {**FAST, "workers": 2, "size": 72})
+    assert rep.ok_keys == sorted(r.key for r in recs), rep.summary()
+    cache = ClipCache(tmp_path / "cache")
+    for r in recs:
+        e = cache[r]
+        assert e.frames.shape == (len(r.bvp), 72, 72, 3)
+        np.testing.assert_array_equal(e.bvp, r.bvp)
+    assert cache[recs[0]].face_ok.all()  # frontal: face in every frame

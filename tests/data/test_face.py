@@ -191,3 +191,15 @@ def test_mediapipe_finds_astronaut():
     out = list(FaceTracker(mp, TrackerSettings(detect_every=5, size=36)).run(frames))
     assert len(out) == 20 and all(ok for _, _, ok in out)
     assert mp.config()["model"] == MP_MODEL.name
+
+
+def test_haar_finds_face_in_every_frontal_synthetic_frame(haar):
+    synthetic = pytest.importorskip("rppg_distill.data.synthetic")
+    cfg = synthetic.SynthConfig(n_subjects=2, duration_s=2.0, views=("frontal",), radar=False)
+    for subject in (1, 2):
+        sim = synthetic.simulate(subject, "before", cfg, views=("frontal",))
+        frames, truth = sim.frames["frontal"], sim.face_boxes["frontal"]
+        for i, f in enumerate(frames):
+            dets = haar.detect(f)
+            assert dets, f"subject {subject}: no face in frontal frame {i}"
+            assert _iou(dets[0].box, truth) > 0.4, (i, dets[0], truth)
