@@ -20,7 +20,6 @@ COMMANDS = {
     "export": "export",
     "build-engine": "build_engine",
     "run": "run",
-    "bench": "bench",
     "info": "info",
 }
 
