@@ -59,6 +59,30 @@ def timeit(fn, device, min_time=0.25, min_runs=5, max_runs=200) -> dict:
     return {"median_ms": float(q[1]), "p25_ms": float(q[0]), "p75_ms": float(q[2]), "runs": len(ts)}
 
 
+def timeit_paired(fns: dict, device, min_time=0.25, min_runs=5, max_runs=200) -> tuple[dict, dict]:
+    """Times several callables interleaved, one call of each per round, so that load bursts on a
+    shared machine hit all of them alike. Returns per-name stats (as timeit) and per-round samples."""
+    for fn in fns.values():
+        fn()
+    _sync(device)
+    samples = {k: [] for k in fns}
+    start = time.perf_counter()
+    while True:
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            samples[k].append((time.perf_counter() - t0) * 1e3)
+        n = len(samples[next(iter(fns))])
+        if n >= max_runs or (n >= min_runs and time.perf_counter() - start >= min_time * len(fns)):
+            break
+    stats = {}
+    for k, ts in samples.items():
+        q = np.percentile(ts, [25, 50, 75])
+        stats[k] = {"median_ms": float(q[1]), "p25_ms": float(q[0]), "p75_ms": float(q[2]), "runs": len(ts)}
+    return stats, samples
+
+
 def measure_sgemm(device, n=1024) -> float:
     """GFLOP/s of a float32 torch.matmul (the machine's measured sgemm rate)."""
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
@@ -81,16 +105,26 @@ def bench_case(B, T, grid, device, min_time) -> dict:
     t = torch.randn(B, T, generator=g).to(device)
     K = len(S.band_frequencies(T, FS, BAND, **grid))
     out = {"B": B, "T": T, "K": K, "flops_fwd_bwd": 3 * 2 * B * T * 2 * K, "impl": {}}
+    fwd, fwd_bwd = {}, {}
     for name, fn in impls(grid).items():
-        def fwd():
+        def f(fn=fn):
             with torch.no_grad():
                 fn(s, t)
 
-        def fwd_bwd():
+        def fb(fn=fn):
             s.grad = None
             fn(s, t).backward()
 
-        out["impl"][name] = {"fwd": timeit(fwd, device, min_time), "fwd_bwd": timeit(fwd_bwd, device, min_time)}
+        fwd[name], fwd_bwd[name] = f, fb
+    st_f, sm_f = timeit_paired(fwd, device, min_time)
+    st_fb, sm_fb = timeit_paired(fwd_bwd, device, min_time)
+    for name in fwd:
+        # Median over rounds of the per-round ratio other / fused (paired: same load), and its IQR.
+        rf = np.array(sm_f[name]) / np.array(sm_f["fused"])
+        rfb = np.array(sm_fb[name]) / np.array(sm_fb["fused"])
+        out["impl"][name] = {"fwd": st_f[name], "fwd_bwd": st_fb[name],
+                             "paired_ratio_fwd": [float(x) for x in np.percentile(rf, [25, 50, 75])],
+                             "paired_ratio_fwd_bwd": [float(x) for x in np.percentile(rfb, [25, 50, 75])]}
     return out
 
 
@@ -150,8 +184,11 @@ def main(argv=None) -> int:
     print(f"# {meta['cpu']} | {meta['device']} | torch {meta['torch']} | threads torch={meta['torch_threads']} "
           f"core={meta['core_threads']} | simd {meta['build_info'].get('simd')} | loadavg {meta['loadavg']}")
     print(f"# measured sgemm (torch.matmul 1024^3 float32): {sgemm:.1f} GFLOP/s")
+    print(f"# loadavg at start {os.getloadavg()}; ratios: 'x' = median other / median fused, 'paired' = "
+          "median over interleaved rounds of other / fused")
     print("# psd_kl (asymmetric, band 0.5-3 Hz, fs 30): median ms [p25-p75]; ratio = other / fused")
-    hdr = f"{'B':>5} {'T':>4} {'grid':<12} {'K':>4} {'impl':<13} {'fwd ms':>22} {'fwd+bwd ms':>22} {'x fwd':>7} {'x f+b':>7}"
+    hdr = (f"{'B':>5} {'T':>4} {'grid':<12} {'K':>4} {'impl':<13} {'fwd ms':>22} {'fwd+bwd ms':>22} {'x fwd':>7} "
+           f"{'x f+b':>7} {'paired x f+b [IQR]':>20}")
     print(hdr)
     results = []
     for B, T in shapes:
@@ -161,6 +198,8 @@ def main(argv=None) -> int:
             fused = r["impl"]["fused"]
             r["floor_ms"] = r["flops_fwd_bwd"] / (sgemm * 1e9) * 1e3
             r["fused_over_floor"] = fused["fwd_bwd"]["median_ms"] / r["floor_ms"]
+            # The op folds the DFT into even/odd halves about the window centre: half the MACs.
+            r["folded_floor_ms"] = r["floor_ms"] / 2
             for name, m in r["impl"].items():
                 m["ratio_fwd"] = m["fwd"]["median_ms"] / fused["fwd"]["median_ms"]
                 m["ratio_fwd_bwd"] = m["fwd_bwd"]["median_ms"] / fused["fwd_bwd"]["median_ms"]
@@ -168,13 +207,17 @@ def main(argv=None) -> int:
                 print(f"{B:>5} {T:>4} {gname:<12} {r['K']:>4} {name:<13} "
                       f"{f['median_ms']:>9.3f} [{f['p25_ms']:.3f}-{f['p75_ms']:.3f}] "
                       f"{fb['median_ms']:>9.3f} [{fb['p25_ms']:.3f}-{fb['p75_ms']:.3f}] "
-                      f"{m['ratio_fwd']:>7.2f} {m['ratio_fwd_bwd']:>7.2f}")
+                      f"{m['ratio_fwd']:>7.2f} {m['ratio_fwd_bwd']:>7.2f} "
+                      f"{m['paired_ratio_fwd_bwd'][1]:>7.2f} [{m['paired_ratio_fwd_bwd'][0]:.2f}-"
+                      f"{m['paired_ratio_fwd_bwd'][2]:.2f}]")
             print(f"{'':>5} {'':>4} {'':<12} {'':>4} {'floor':<13} {'':>22} {r['floor_ms']:>9.3f} "
                   f"(fused / floor = {r['fused_over_floor']:.2f})")
             results.append(r)
     fc = fixed_cost(device)
     print(f"# fixed per-call cost, psd_kl fwd+bwd at B=1, T=64: median {fc['median_us']:.1f} us "
           f"[{fc['p25_us']:.1f}-{fc['p75_us']:.1f}]")
+    meta["loadavg_end"] = os.getloadavg()
+    print(f"# loadavg at end {meta['loadavg_end']}")
     out = {"meta": meta, "sgemm_gflops": sgemm, "results": results, "fixed_cost_us": fc}
     path = Path(args.json or Path(__file__).parent / "results" / f"spectral_{device.type}.json")
     path.parent.mkdir(parents=True, exist_ok=True)

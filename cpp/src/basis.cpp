@@ -29,30 +29,45 @@ std::vector<double> window_values(int T, Window window, bool periodic) {
   return w;
 }
 
+// cos / sin(2 pi cycles), the phase reduced to [0, 1) first: keeps rounding small for long signals.
+inline void cos_sin_cycles(double cycles, double& c, double& s) {
+  cycles -= std::floor(cycles);
+  const double ang = 2.0 * M_PI * cycles;
+  c = std::cos(ang);
+  s = std::sin(ang);
+}
+
 template <class F>
 std::shared_ptr<Basis<F>> build(int T, const std::vector<double>& freqs, double fs, Window window,
                                 bool periodic) {
   auto b = std::make_shared<Basis<F>>();
   const int K = static_cast<int>(freqs.size());
+  const int H = (T + 1) / 2;
   b->T = T;
   b->K = K;
-  b->n_pad = round_up(2 * K, kPad);
-  b->t_pad = round_up(T, kPad);
-  b->wt.assign(static_cast<size_t>(T) * b->n_pad, F(0));
-  b->w.assign(static_cast<size_t>(2 * K) * b->t_pad, F(0));
+  b->H = H;
+  b->Kp = round_up(K, kPad);
+  b->Hp = round_up(H, kPad);
   const std::vector<double> w = window_values(T, window, periodic);
+  b->win.assign(w.begin(), w.end());
+  b->fc.assign(static_cast<size_t>(H) * b->Kp, F(0));
+  b->fsn.assign(static_cast<size_t>(H) * b->Kp, F(0));
+  b->bc.assign(static_cast<size_t>(K) * b->Hp, F(0));
+  b->bsn.assign(static_cast<size_t>(K) * b->Hp, F(0));
+  b->rot_c.resize(K);
+  b->rot_s.resize(K);
   for (int k = 0; k < K; ++k) {
-    const double cycles_per_sample = freqs[k] / fs;
-    for (int t = 0; t < T; ++t) {
-      double phase = cycles_per_sample * t;  // reduce to [0, 1) before scaling: keeps rounding small
-      phase -= std::floor(phase);
-      const double ang = 2.0 * M_PI * phase;
-      const F c = static_cast<F>(w[t] * std::cos(ang));
-      const F s = static_cast<F>(w[t] * std::sin(ang));
-      b->wt[static_cast<size_t>(t) * b->n_pad + k] = c;
-      b->wt[static_cast<size_t>(t) * b->n_pad + K + k] = s;
-      b->w[static_cast<size_t>(k) * b->t_pad + t] = c;
-      b->w[static_cast<size_t>(K + k) * b->t_pad + t] = s;
+    const double cps = freqs[k] / fs;  // cycles per sample
+    double c, s;
+    cos_sin_cycles(cps * 0.5 * (T - 1), c, s);
+    b->rot_c[k] = static_cast<F>(c);
+    b->rot_s[k] = static_cast<F>(s);
+    for (int j = 0; j < H; ++j) {
+      cos_sin_cycles(cps * 0.5 * (T - 1 - 2 * j), c, s);  // d_j = (T-1)/2 - j
+      const size_t f = static_cast<size_t>(k / kPad) * H * kPad + static_cast<size_t>(j) * kPad + k % kPad;
+      const size_t g = static_cast<size_t>(j / kPad) * K * kPad + static_cast<size_t>(k) * kPad + j % kPad;
+      b->fc[f] = b->bc[g] = static_cast<F>(c);
+      b->fsn[f] = b->bsn[g] = static_cast<F>(s);
     }
   }
   return b;

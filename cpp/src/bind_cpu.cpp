@@ -162,6 +162,74 @@ py::tuple psd_kl_backward(const py::handle& grad_loss, const py::array& ps, cons
              : psd_kl_backward_t<double>(grad_loss, ps, pt, rs, is, rt, it, T, freqs, fs, window, periodic, demean, eps, symmetric);
 }
 
+// ---- psd_kl, fused eager path ----
+template <class F>
+py::tuple psd_kl_fused_forward_t(const py::array& s, const py::array& t, long B, long T,
+                                 const py::array& freqs, double fs, const std::string& window,
+                                 bool periodic, bool demean, double eps, bool need_s, bool need_t) {
+  auto bs = basis_for<F>(T, freqs, fs, window, periodic);
+  const long K = bs->K;
+  Arr<F> loss(B);
+  py::object hs_obj = py::none(), ht_obj = py::none();
+  F *hs = nullptr, *ht = nullptr;
+  if (need_s) {
+    Arr<F> a({B, 2 * K});
+    hs = a.mutable_data();
+    hs_obj = a;
+  }
+  if (need_t) {
+    Arr<F> a({B, 2 * K});
+    ht = a.mutable_data();
+    ht_obj = a;
+  }
+  {
+    py::gil_scoped_release nogil;
+    psd_kl_fused_fwd<F>(ptr<F>(s), ptr<F>(t), B, *bs, demean, static_cast<F>(eps), loss.mutable_data(), hs, ht);
+  }
+  return py::make_tuple(loss, hs_obj, ht_obj);
+}
+
+py::tuple psd_kl_fused_forward(const py::array& s, const py::array& t, const py::array& freqs, double fs,
+                               const std::string& window, bool periodic, bool demean, double eps,
+                               bool need_s, bool need_t) {
+  long B, T;
+  DType dt;
+  check_pair(s, t, B, T, dt);
+  return dt == DType::F32
+             ? psd_kl_fused_forward_t<float>(s, t, B, T, freqs, fs, window, periodic, demean, eps, need_s, need_t)
+             : psd_kl_fused_forward_t<double>(s, t, B, T, freqs, fs, window, periodic, demean, eps, need_s, need_t);
+}
+
+template <class F>
+py::array psd_kl_fused_backward_t(const py::array& h, const py::handle& grad, long T, const py::array& freqs,
+                                  double fs, const std::string& window, bool periodic, bool demean) {
+  auto bs = basis_for<F>(T, freqs, fs, window, periodic);
+  const long K = bs->K, B = h.ndim() == 2 ? h.shape(0) : -1;
+  auto hb = as_buffer<F>(h, "h", B, 2 * K);
+  F scale = 0;
+  Arr<F> gb;
+  const F* g = nullptr;
+  if (py::isinstance<py::float_>(grad) || py::isinstance<py::int_>(grad)) {
+    scale = static_cast<F>(grad.cast<double>());
+  } else {
+    gb = as_buffer<F>(grad, "grad_loss", B, -1);
+    g = gb.data();
+  }
+  Arr<F> gx({B, T});
+  {
+    py::gil_scoped_release nogil;
+    psd_kl_fused_bwd<F>(g, scale, hb.data(), B, *bs, demean, gx.mutable_data());
+  }
+  return gx;
+}
+
+py::array psd_kl_fused_backward(const py::array& h, const py::handle& grad, long T, const py::array& freqs,
+                                double fs, const std::string& window, bool periodic, bool demean) {
+  return dtype_of(h, "h") == DType::F32
+             ? psd_kl_fused_backward_t<float>(h, grad, T, freqs, fs, window, periodic, demean)
+             : psd_kl_fused_backward_t<double>(h, grad, T, freqs, fs, window, periodic, demean);
+}
+
 // ---- rpm_components ----
 template <class F>
 py::tuple rpm_forward_t(const py::array& s, const py::array& t, long B, long T, const py::array& freqs,
@@ -261,6 +329,15 @@ loss_b = sum_k pt (log(pt + eps) - log(ps + eps)).)");
         arg("periodic") = true, arg("demean") = true, arg("eps") = 1e-8, arg("symmetric") = false,
         R"(Gradient of psd_kl_forward: grad_loss [B] and the saved [B, K] arrays ->
 (grad_student [B, T], grad_teacher [B, T] if symmetric else None).)");
+  m.def("psd_kl_fused_forward", &psd_kl_fused_forward, arg("student"), arg("teacher"), arg("freqs"),
+        arg("fs"), arg("window") = "hann", arg("periodic") = true, arg("demean") = true, arg("eps") = 1e-8,
+        arg("need_student") = true, arg("need_teacher") = false,
+        R"(psd_kl forward for the eager path: returns (loss [B], h_student, h_teacher), h [B, 2K] =
+d loss_b / d (re', im') in the folded DFT frame (None unless needed), the only saved state of
+psd_kl_fused_backward.)");
+  m.def("psd_kl_fused_backward", &psd_kl_fused_backward, arg("h"), arg("grad_loss"), arg("T"),
+        arg("freqs"), arg("fs"), arg("window") = "hann", arg("periodic") = true, arg("demean") = true,
+        R"(grad_loss (float: the same for every row, or [B]) and h from psd_kl_fused_forward -> grad [B, T].)");
   m.def("rpm_components_forward", &rpm_components_forward, arg("student"), arg("teacher"),
         arg("freqs"), arg("fs"), arg("window") = "hann", arg("periodic") = true, arg("demean") = true,
         R"(RPM-Distill spectral components (METHODS.md 1.3), teacher constant.

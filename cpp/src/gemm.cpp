@@ -10,93 +10,93 @@
 namespace rppg {
 namespace {
 
+constexpr int kNR = 16;   // columns of a packed B panel
+constexpr int kKC = 256;  // depth block: one B panel slice (kKC x 16) stays in L1 across the A panels
+
 template <class F>
-void gemm_generic(int M, int N, int Kd, const F* A, int lda, const F* B, int ldb, F* C, int ldc) {
-  for (int i = 0; i < M; ++i) {
-    F* c = C + static_cast<long>(i) * ldc;
-    std::fill(c, c + N, F(0));
-    const F* a = A + static_cast<long>(i) * lda;
-    for (int k = 0; k < Kd; ++k) {
-      const F av = a[k];
-      const F* b = B + static_cast<long>(k) * ldb;
-      for (int j = 0; j < N; ++j) c[j] += av * b[j];
+void micro_generic(int kc, const F* a, const F* b, F* C, int ldc, bool acc) {
+  F c[kMR][kNR];
+  for (int r = 0; r < kMR; ++r)
+    for (int j = 0; j < kNR; ++j) c[r][j] = acc ? C[static_cast<long>(r) * ldc + j] : F(0);
+  for (int k = 0; k < kc; ++k)
+    for (int r = 0; r < kMR; ++r) {
+      const F av = a[k * kMR + r];
+      for (int j = 0; j < kNR; ++j) c[r][j] += av * b[k * kNR + j];
+    }
+  for (int r = 0; r < kMR; ++r)
+    for (int j = 0; j < kNR; ++j) C[static_cast<long>(r) * ldc + j] = c[r][j];
+}
+
+template <class F, class Micro>
+void gemm_blocked(int m, int N, int Kd, const F* Ap, const F* Bp, F* C, int ldc, Micro micro) {
+  for (int k0 = 0; k0 < Kd; k0 += kKC) {
+    const int kc = std::min(kKC, Kd - k0);
+    for (int j = 0; j < N; j += kNR) {
+      const F* b = Bp + static_cast<long>(j) * Kd + static_cast<long>(k0) * kNR;
+      for (int i = 0; i < m; i += kMR)
+        micro(kc, Ap + static_cast<long>(i) * Kd + static_cast<long>(k0) * kMR, b,
+              C + static_cast<long>(i) * ldc + j, ldc, k0 > 0);
     }
   }
 }
 
 #ifdef RPPG_X86_AVX2
-// MR rows x 16 columns of C held in 2*MR ymm registers; B panel streamed, A broadcast.
-template <int MR>
-__attribute__((target("avx2,fma"))) void micro_avx2(int Kd, const float* A, int lda, const float* B,
-                                                      int ldb, float* C, int ldc) {
-  __m256 c0[MR], c1[MR];
-  for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm256_setzero_ps();
-  for (int k = 0; k < Kd; ++k) {
-    const __m256 b0 = _mm256_loadu_ps(B + static_cast<long>(k) * ldb);
-    const __m256 b1 = _mm256_loadu_ps(B + static_cast<long>(k) * ldb + 8);
-    for (int r = 0; r < MR; ++r) {
-      const __m256 a = _mm256_broadcast_ss(A + static_cast<long>(r) * lda + k);
-      c0[r] = _mm256_fmadd_ps(a, b0, c0[r]);
-      c1[r] = _mm256_fmadd_ps(a, b1, c1[r]);
+// 6 rows x 16 columns of C in 12 ymm accumulators; B panel row loaded, A broadcast, both sequential.
+__attribute__((target("avx2,fma"))) void micro_avx2(int kc, const float* a, const float* b, float* C,
+                                                      int ldc, bool acc) {
+  __m256 c0[kMR], c1[kMR];
+  for (int r = 0; r < kMR; ++r) c0[r] = c1[r] = _mm256_setzero_ps();
+  for (int k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(b + k * kNR);
+    const __m256 b1 = _mm256_loadu_ps(b + k * kNR + 8);
+    for (int r = 0; r < kMR; ++r) {
+      const __m256 av = _mm256_broadcast_ss(a + k * kMR + r);
+      c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
+      c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
     }
   }
-  for (int r = 0; r < MR; ++r) {
-    _mm256_storeu_ps(C + static_cast<long>(r) * ldc, c0[r]);
-    _mm256_storeu_ps(C + static_cast<long>(r) * ldc + 8, c1[r]);
+  for (int r = 0; r < kMR; ++r) {
+    float* c = C + static_cast<long>(r) * ldc;
+    if (acc) {
+      c0[r] = _mm256_add_ps(c0[r], _mm256_loadu_ps(c));
+      c1[r] = _mm256_add_ps(c1[r], _mm256_loadu_ps(c + 8));
+    }
+    _mm256_storeu_ps(c, c0[r]);
+    _mm256_storeu_ps(c + 8, c1[r]);
   }
 }
 
-__attribute__((target("avx2,fma"))) void gemm_avx2(int M, int N, int Kd, const float* A, int lda,
-                                                     const float* B, int ldb, float* C, int ldc) {
-  constexpr int MC = 24;  // rows of A (L1 with one 16-column panel of B) reused across panels
-  for (int i0 = 0; i0 < M; i0 += MC) {
-    const int i1 = std::min(M, i0 + MC);
-    for (int j = 0; j < N; j += 16) {
-      int i = i0;
-      for (; i + 6 <= i1; i += 6)
-        micro_avx2<6>(Kd, A + static_cast<long>(i) * lda, lda, B + j, ldb, C + static_cast<long>(i) * ldc + j, ldc);
-      const float* a = A + static_cast<long>(i) * lda;
-      float* c = C + static_cast<long>(i) * ldc + j;
-      switch (i1 - i) {
-        case 5: micro_avx2<5>(Kd, a, lda, B + j, ldb, c, ldc); break;
-        case 4: micro_avx2<4>(Kd, a, lda, B + j, ldb, c, ldc); break;
-        case 3: micro_avx2<3>(Kd, a, lda, B + j, ldb, c, ldc); break;
-        case 2: micro_avx2<2>(Kd, a, lda, B + j, ldb, c, ldc); break;
-        case 1: micro_avx2<1>(Kd, a, lda, B + j, ldb, c, ldc); break;
-        default: break;
-      }
-    }
-  }
-}
-
-bool cpu_has_avx2() {
-  static const bool ok = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  return ok;
+__attribute__((target("avx2,fma"))) void gemm_avx2(int m, int N, int Kd, const float* Ap,
+                                                     const float* Bp, float* C, int ldc) {
+  gemm_blocked(m, N, Kd, Ap, Bp, C, ldc, micro_avx2);
 }
 #endif
 
 }  // namespace
 
-void gemm_nn(int M, int N, int Kd, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
+bool cpu_has_avx2() {
 #ifdef RPPG_X86_AVX2
-  if (cpu_has_avx2() && N % 16 == 0) return gemm_avx2(M, N, Kd, A, lda, B, ldb, C, ldc);
+  static const bool ok = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return ok;
+#else
+  return false;
 #endif
-  gemm_generic(M, N, Kd, A, lda, B, ldb, C, ldc);
 }
 
-void gemm_nn(int M, int N, int Kd, const double* A, int lda, const double* B, int ldb, double* C,
-             int ldc) {
-  gemm_generic(M, N, Kd, A, lda, B, ldb, C, ldc);
+void gemm_packed(int m, int N, int Kd, const float* Ap, const float* Bp, float* C, int ldc) {
+#ifdef RPPG_X86_AVX2
+  if (cpu_has_avx2()) return gemm_avx2(m, N, Kd, Ap, Bp, C, ldc);
+#endif
+  gemm_blocked(m, N, Kd, Ap, Bp, C, ldc, micro_generic<float>);
 }
 
-const char* simd_name() {
-#ifdef RPPG_X86_AVX2
-  if (cpu_has_avx2()) return "avx2+fma";
-#endif
-  return "generic";
+void gemm_packed(int m, int N, int Kd, const double* Ap, const double* Bp, double* C, int ldc) {
+  gemm_blocked(m, N, Kd, Ap, Bp, C, ldc, micro_generic<double>);
 }
+
+const char* simd_name() { return cpu_has_avx2() ? "avx2+fma" : "generic"; }
 
 }  // namespace rppg

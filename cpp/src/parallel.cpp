@@ -1,16 +1,29 @@
 #include "rppg/parallel.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
+#include <exception>
+#include <mutex>
 #include <thread>
 #include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define RPPG_PAUSE() _mm_pause()
+#else
+#define RPPG_PAUSE() std::this_thread::yield()
+#endif
 
 namespace rppg {
 namespace {
 
 std::atomic<int> g_threads{0};
-constexpr double kWorkPerThread = 4e6;  // flops: below this a thread spawn costs more than it saves
+constexpr double kWorkPerThread = 8e6;  // flops: below this waking a worker costs more than it saves
+constexpr int kSpin = 4000;             // pause iterations before blocking (a few microseconds)
 
 int default_threads() {
   if (const char* env = std::getenv("RPPG_NUM_THREADS")) {
@@ -19,6 +32,105 @@ int default_threads() {
   }
   const unsigned hw = std::thread::hardware_concurrency();
   return hw > 0 ? static_cast<int>(hw) : 1;
+}
+
+// Persistent workers (created on first use, grown on demand) with dynamic chunks: the caller and
+// the workers claim chunks from one atomic counter, so a worker the OS has not scheduled (a loaded
+// machine) delays nothing -- the caller takes its chunks. One parallel region at a time; a call
+// that finds the pool busy (another Python thread, or a nested call) runs on its own thread.
+class Pool {
+ public:
+  bool try_run(int nt, long n, long chunk, const std::function<void(long, long)>& fn) {
+    std::unique_lock<std::mutex> busy(run_mu_, std::try_to_lock);
+    if (!busy.owns_lock()) return false;
+    const long total = (n + chunk - 1) / chunk;
+    unsigned long gen;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      while (static_cast<int>(workers_.size()) < nt - 1) workers_.emplace_back([this] { loop(); });
+      fn_ = &fn;
+      n_ = n;
+      chunk_ = chunk;
+      total_ = total;
+      wake_ = nt - 1;
+      error_ = nullptr;
+      done_.store(0, std::memory_order_relaxed);
+      gen = ++gen_;
+      next_.store(gen << 32, std::memory_order_release);  // generation in the high bits, chunk below
+    }
+    cv_.notify_all();
+    work(gen);
+    for (int i = 0; done_.load(std::memory_order_acquire) < total && i < kSpin; ++i) RPPG_PAUSE();
+    if (done_.load(std::memory_order_acquire) < total) {
+      std::unique_lock<std::mutex> lk(mu_);
+      done_cv_.wait(lk, [&] { return done_.load() >= total; });
+    }
+    if (error_) std::rethrow_exception(error_);
+    return true;
+  }
+
+ private:
+  // Claims and runs chunks of generation `gen` until none are left.
+  void work(unsigned long gen) {
+    for (;;) {
+      unsigned long cur = next_.load(std::memory_order_acquire);
+      long c;
+      do {
+        if ((cur >> 32) != gen) return;
+        c = static_cast<long>(cur & 0xffffffffUL);
+        if (c >= total_) return;
+      } while (!next_.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel));
+      const long b = c * chunk_, e = std::min(n_, b + chunk_);
+      try {
+        (*fn_)(b, e);
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(err_mu_);
+        if (!error_) error_ = std::current_exception();
+      }
+      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == total_) {
+        std::lock_guard<std::mutex> lk(mu_);
+        done_cv_.notify_one();
+      }
+    }
+  }
+
+  void loop() {
+    unsigned long seen = 0;
+    for (;;) {
+      unsigned long gen;
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [&] { return gen_ != seen && wake_ > 0; });
+        seen = gen = gen_;
+        --wake_;
+      }
+      work(gen);
+    }
+  }
+
+  std::mutex run_mu_, mu_, err_mu_;
+  std::condition_variable cv_, done_cv_;
+  std::vector<std::thread> workers_;
+  const std::function<void(long, long)>* fn_ = nullptr;
+  long n_ = 0, chunk_ = 0, total_ = 0;
+  int wake_ = 0;
+  unsigned long gen_ = 0;
+  std::atomic<unsigned long> next_{0};
+  std::atomic<long> done_{0};
+  std::exception_ptr error_;
+};
+
+// Leaked on purpose (workers never join at exit); replaced in a forked child, where the parent's
+// workers do not exist.
+Pool* g_pool = nullptr;
+std::once_flag g_once;
+
+Pool& pool() {
+  std::call_once(g_once, [] {
+    g_pool = new Pool();
+    pthread_atfork(nullptr, nullptr, [] { g_pool = new Pool(); });
+  });
+  return *g_pool;
 }
 
 }  // namespace
@@ -40,15 +152,9 @@ void parallel_for(long n, long grain, double work, const std::function<void(long
     fn(0, n);
     return;
   }
-  const long per = (chunks + nt - 1) / nt * grain;
-  std::vector<std::thread> pool;
-  pool.reserve(nt - 1);
-  for (long i = 1; i < nt; ++i) {
-    const long b = i * per, e = std::min(n, b + per);
-    if (b < e) pool.emplace_back(fn, b, e);
-  }
-  fn(0, std::min(n, per));
-  for (auto& th : pool) th.join();
+  // About four chunks per thread, whole grains, for dynamic balance.
+  const long chunk = std::max(1L, (chunks + 4 * nt - 1) / (4 * nt)) * grain;
+  if (!pool().try_run(static_cast<int>(nt), n, chunk, fn)) fn(0, n);
 }
 
 }  // namespace rppg

@@ -7,14 +7,21 @@ namespace rppg {
 
 enum class Window { None = 0, Hann = 1 };
 
-// Rows j < K hold w_t cos(2 pi f_j t / fs); rows K <= j < 2K hold w_t sin(2 pi f_{j-K} t / fs).
-// Two layouts of the same [2K, T] matrix, zero padded to multiples of kPad:
-//   wt [T, n_pad]   (forward:  Y[B, 2K] = X[B, T] . wt)
-//   w  [2K, t_pad]  (backward: G_x[B, T] = G[B, 2K] . w)
+// Direct DFT at K frequencies over T samples, in folded (even/odd) form. With c = (T-1)/2 and the
+// pairs (t_hi = T-1-j, t_lo = j), j < H = ceil(T/2), d_j = c - j >= 0, and y = window * x:
+//   re'_k = sum_j (y[t_hi] + y[t_lo]) cos(w_k d_j),  im'_k = sum_j (y[t_hi] - y[t_lo]) sin(w_k d_j)
+// (the middle sample of odd T enters once, with no odd part), w_k = 2 pi f_k / fs. This is the DFT
+// about the centre c: re - i im = exp(-i w_k c) (re' - i im'), where re_k = sum_t y_t cos(w_k t),
+// im_k = sum_t y_t sin(w_k t), so |.|^2 is unchanged and half the multiply-adds of the plain form.
+// Bases are stored as packed GEMM panels of kPad columns (see gemm.hpp):
+//   fc, fsn: forward,  Kp / kPad panels of [H][kPad]  (column k: cos / sin(w_k d_j)), Kp = round_up(K)
+//   bc, bsn: backward, Hp / kPad panels of [K][kPad]  (column j), Hp = round_up(H)
 template <class F>
 struct Basis {
-  int T = 0, K = 0, n_pad = 0, t_pad = 0;
-  std::vector<F> wt, w;
+  int T = 0, K = 0, H = 0, Kp = 0, Hp = 0;
+  std::vector<F> win;           // [T] window values
+  std::vector<F> fc, fsn, bc, bsn;
+  std::vector<F> rot_c, rot_s;  // [K] cos / sin(w_k c): rotation between the folded and plain frames
 };
 
 constexpr int kPad = 16;

@@ -1,14 +1,18 @@
-// Small dense products for the direct DFT: C[M, N] = A[M, Kd] . B[Kd, N] (row-major).
+// Small dense products for the direct DFT on packed operands (single-threaded).
 #pragma once
 
 namespace rppg {
 
-// Single-threaded. N must be a multiple of 16 (the basis is padded); lda/ldb/ldc in elements.
-// float uses an AVX2+FMA register-blocked kernel when the CPU supports it (runtime check).
-void gemm_nn(int M, int N, int Kd, const float* A, int lda, const float* B, int ldb, float* C, int ldc);
-void gemm_nn(int M, int N, int Kd, const double* A, int lda, const double* B, int ldb, double* C,
-             int ldc);
+constexpr int kMR = 6;  // rows of a packed A micro-panel (the register block of the kernel)
 
+// C[m, N] = A[m, Kd] . B[Kd, N], row-major C with leading dimension ldc (elements).
+//   m: a multiple of kMR; A packed as m / kMR micro-panels, each [Kd][kMR] (row r of the panel at
+//   column k is Ap[k * kMR + r]);  N: a multiple of 16; B packed as N / 16 panels, each [Kd][16].
+// float uses an AVX2+FMA register-blocked kernel when the CPU supports it (runtime check).
+void gemm_packed(int m, int N, int Kd, const float* Ap, const float* Bp, float* C, int ldc);
+void gemm_packed(int m, int N, int Kd, const double* Ap, const double* Bp, double* C, int ldc);
+
+bool cpu_has_avx2();
 const char* simd_name();  // "avx2+fma" or "generic"
 
 }  // namespace rppg

@@ -1,5 +1,22 @@
-"""`rppg-distill demo`: synthetic multi-view + radar set -> cache -> cam2-only and B' (3 seeds) ->
-per-view Table 1, and a short RPM-Distill student; writes a report folder and stage times."""
+"""`rppg-distill demo`: the SDK's main job on the built-in synthetic data.
+
+Stages (each timed; the times go to the console, ``stage_times.json`` and ``report.md``):
+
+1. generate the seeded synthetic multi-view (MCD-rPPG layout) + radar (EquiPleth layout) set;
+2. preprocess it into the clip cache (face detection, 72x72 crops; trainers resize);
+3. train the cross-view schemes (default cam2-only, B' = asymmetric and B = symmetric) over the
+   configured seeds and evaluate per camera -> Table-1-style table (``table1.txt``);
+4. briefly train an RPM-Distill student (radar teacher pretraining + student with the policy);
+5. export the B' student (seed 0) to ONNX with its deployment contract
+   (``rppg_distill.deploy.export.export_onnx``) and an int8 copy (``deploy.precision``);
+6. run the exported student through the streaming runtime (``deploy.runtime.Monitor``) on a
+   generator-written test video of a held-out subject and report HR MAE against the generator's
+   truth over 10 s windows (fp32 and int8).
+
+Demo settings (documented, not the papers'): ``configs/*-synthetic.yaml`` -- 24x24 input,
+T = 90-frame clips, EfficientPhys-C widths 8/16/32, 4 epochs, one torch thread. The papers'
+settings stay in the non-synthetic configs.
+"""
 
 from __future__ import annotations
 
@@ -12,66 +29,271 @@ from pathlib import Path
 NAME = "demo"
 HELP = "end-to-end demo on the built-in synthetic data (train cam2-only vs B', RPM-Distill, report)"
 
+SCHEMES = ("cam2-only", "asymmetric", "symmetric")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="rppg-distill-demo", help="report folder (default: ./rppg-distill-demo)")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--no-crossmodal", action="store_true")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per cross-view scheme (default 3)")
+    parser.add_argument("--epochs", type=int, default=None, help="cross-view epochs (default: the config's)")
+    parser.add_argument("--schemes", default=",".join(SCHEMES),
+                        help="comma list of cross-view schemes (default cam2-only,asymmetric,symmetric)")
+    parser.add_argument("--subjects", type=int, default=None, help="synthetic subjects (default: the config's)")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per recording (default: the config's)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: fastest for these small models on a shared 2-core CPU)")
+    parser.add_argument("--rpm-epochs", type=int, default=None, help="RPM-Distill student epochs (default: config)")
+    parser.add_argument("--no-crossmodal", action="store_true", help="skip RPM-Distill")
+    parser.add_argument("--no-export", action="store_true", help="skip ONNX export and the runtime check")
+    parser.add_argument("--no-int8", action="store_true", help="skip the int8 model")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a key of the cross-view configs (e.g. data.img_size=16); repeatable")
+    parser.add_argument("--set-rpm", dest="rpm_overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a key of the RPM-Distill config; repeatable")
+
+
+class _Stages:
+    def __init__(self, out: Path):
+        self.out, self.times, self.t0 = out, {}, time.time()
+        self._last = self.t0
+
+    def done(self, name: str) -> None:
+        now = time.time()
+        self.times[name] = now - self._last
+        self._last = now
+        print(f"[demo] {name}: {self.times[name]:.1f} s", flush=True)
+        self.save()
+
+    def save(self) -> None:
+        d = dict(self.times)
+        d["total"] = time.time() - self.t0
+        (self.out / "stage_times.json").write_text(json.dumps(d, indent=1))
+
+
+def _config_dir() -> Path:
+    return Path(__file__).resolve().parents[3] / "configs"
+
+
+def _crossview_check(summary: dict) -> dict:
+    """The must-show comparison: B' side MAE vs cam2-only, frontal within +0.5 bpm."""
+    t = summary["table"]
+    out: dict = {}
+    if "cam2-only" in t:
+        base = t["cam2-only"]
+        for name in ("asymmetric", "symmetric"):
+            if name in t:
+                r = t[name]
+                out[name] = {
+                    "side_mae_delta": r["side"][0] - base["side"][0],
+                    "frontal_mae_delta": r["frontal"][0] - base["frontal"][0] if "frontal" in r else None,
+                    "lowers_side": bool(r["side"][0] < base["side"][0]),
+                    "frontal_within_0.5": bool("frontal" in r and r["frontal"][0] <= base["frontal"][0] + 0.5),
+                }
+    return out
+
+
+def export_student(checkpoint: Path, cfg, out_path: Path, calib=None) -> dict:
+    """Rebuild the trained student from a trainer checkpoint and export it with its contract."""
+    from rppg_distill.deploy.contract import Contract
+    from rppg_distill.deploy.export import export_onnx
+    from rppg_distill.models import build_model
+    from rppg_distill.train.loop import load_checkpoint
+
+    ck = load_checkpoint(checkpoint)
+    kw = dict(cfg.model.kwargs)
+    kw.setdefault("img_size", cfg.data.img_size)
+    model = build_model(cfg.model.name, **kw)
+    model.load_state_dict(ck["modules"]["model"])
+    contract = Contract(model=cfg.model.name, frames=int(cfg.data.clip_len), height=int(cfg.data.img_size),
+                        width=int(cfg.data.img_size), normalization=cfg.data.transform, fs=float(cfg.data.fs),
+                        band=tuple(cfg.eval.band))
+    rep = export_onnx(model.eval(), out_path, contract, batch="dynamic", parity_clips=calib)
+    return {"path": str(rep.path), "exporter": rep.exporter, "opset": rep.opset,
+            "parity": rep.parity, "contract": contract.to_dict()}
+
+
+def runtime_hr_mae(model_path: Path, video: Path, truth_bvp, fs: float, band, window_s: float = 10.0) -> dict:
+    """Stream ``video`` through the runtime Monitor; HR MAE vs the generator's pulse, 10 s windows.
+
+    At every model update with a valid HR at time t, the truth is the spectral peak (same band,
+    0.1 bpm grid) of the generator's PPG over [t - window_s, t]."""
+    import numpy as np
+
+    from rppg_distill.data.video_io import iter_video
+    from rppg_distill.deploy.runtime.monitor import Monitor, MonitorConfig
+    from rppg_distill.signal import hr_fft
+
+    t0 = time.time()
+    mon = Monitor(str(model_path), MonitorConfig(hr_window_s=window_s))
+    truth = np.asarray(truth_bvp, np.float64)
+    n_win = int(round(window_s * fs))
+    rows = []
+    frames = 0
+    for frame, t in iter_video(video):
+        frames += 1
+        r = mon.push(frame, t)
+        if not (r.updated and r.valid):
+            continue
+        end = int(round(t * fs)) + 1
+        if end < n_win or end > len(truth):
+            continue
+        hr_true = float(np.atleast_1d(hr_fft(truth[end - n_win:end], fs, band=band, resolution_bpm=0.1))[0])
+        rows.append({"t": float(t), "hr": float(r.hr_bpm), "truth": hr_true, "confident": bool(r.confident)})
+    err = np.array([abs(x["hr"] - x["truth"]) for x in rows]) if rows else np.array([np.nan])
+    secs = time.time() - t0
+    return {"model": str(model_path), "video": str(video), "n_windows": len(rows),
+            "mae_bpm": float(np.mean(err)), "rmse_bpm": float(np.sqrt(np.mean(err ** 2))),
+            "frames": frames, "seconds": secs, "fps": frames / max(secs, 1e-9), "estimates": rows}
 
 
 def run(args: argparse.Namespace) -> int:
-    from rppg_distill.train import crossview, crossmodal
+    import numpy as np
+    import torch
+
+    from rppg_distill.train import crossmodal, crossview
     from rppg_distill.train.config import load_config, save_config
-    from rppg_distill.train.data import crossmodal_datasets, crossview_datasets
+    from rppg_distill.train.data import crossmodal_datasets, crossview_datasets, split_subjects
 
-    out = Path(args.out)
+    torch.set_num_threads(max(1, args.threads))
+    out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    cfg_dir = Path(__file__).resolve().parents[3] / "configs"
-    times: dict[str, float] = {}
-    t0 = time.time()
+    cfg_dir = _config_dir()
+    st = _Stages(out)
+    data_root = out / "data"
+    common = [f"data.root={data_root}", "loop.progress=false", f"loop.num_threads={max(1, args.threads)}"]
+    if args.subjects:
+        common.append(f"data.n_subjects={args.subjects}")
+    if args.seconds:
+        common.append(f"data.seconds={args.seconds}")
+    cv_over = common + [f"seeds={list(range(args.seeds))}"] + list(args.overrides)
+    if args.epochs is not None:
+        cv_over.append(f"loop.epochs={args.epochs}")
+    base = load_config(cfg_dir / "crossview-asymmetric-synthetic.yaml", cv_over)
+    report: dict = {"settings": {"seeds": args.seeds, "threads": args.threads,
+                                 "crossview_config": dataclasses.asdict(base)}}
 
-    def stage(name):
-        times[name] = time.time() - t0 - sum(times.values())
-        print(f"[demo] {name}: {times[name]:.1f} s")
+    # 1. generate (both layouts in one pass: MCD-rPPG multi-view video, EquiPleth video + radar)
+    if not (data_root / "synth_manifest.json").exists():
+        from rppg_distill.data.synthetic import generate
 
-    base = load_config(cfg_dir / "crossview-asymmetric-synthetic.yaml",
-                       [f"data.root={out / 'data'}", f"loop.epochs={args.epochs}", "loop.progress=false",
-                        f"seeds={list(range(args.seeds))}"])
+        fmts = ("mcd_rppg",) if args.no_crossmodal else ("mcd_rppg", "equipleth")
+        print(f"[demo] generating {base.data.n_subjects} subjects x {base.data.seconds:g} s into {data_root}", flush=True)
+        generate(data_root, n_subjects=base.data.n_subjects, seed=base.data.split_seed,
+                 duration_s=base.data.seconds, formats=fmts, **base.data.synth_kwargs)
+    st.done("generate")
+
+    # 2. preprocess (face crops into the clip cache) + clip datasets
     data = crossview_datasets(base.data)
-    stage("generate + preprocess")
+    cm = None
+    cm_data = None
+    if not args.no_crossmodal:
+        rpm_over = common + list(args.rpm_overrides) + [f"loop.out_dir={out / 'runs' / 'rpm-distill'}"]
+        if args.rpm_epochs is not None:
+            rpm_over.append(f"loop.epochs={args.rpm_epochs}")
+        cm = load_config(cfg_dir / "crossmodal-rpm-distill-synthetic.yaml", rpm_over)
+        cm_data = crossmodal_datasets(cm.data)
+    st.done("preprocess")
+
+    # 3. cross-view schemes
     results = []
-    for scheme in ("cam2-only", "asymmetric"):
+    schemes = [s.strip() for s in args.schemes.split(",") if s.strip()]
+    for scheme in schemes:
         c = dataclasses.replace(base, scheme=scheme,
                                 loop=dataclasses.replace(base.loop, out_dir=str(out / "runs" / scheme)))
         save_config(c, out / "runs" / scheme / "config.yaml")
         results += crossview.run_crossview(c, data=data)
-        stage(f"train {scheme}")
+        st.done(f"train+eval {scheme} ({len(c.seeds)} seeds)")
     summary = crossview.summarize(results)
+    summary["check"] = _crossview_check(summary)
     table = crossview.format_table(summary)
     print(table)
+    for name, chk in summary["check"].items():
+        print(f"[demo] {name} vs cam2-only: side MAE {chk['side_mae_delta']:+.2f} bpm, frontal MAE "
+              f"{chk['frontal_mae_delta']:+.2f} bpm -> lowers side: {chk['lowers_side']}, frontal within "
+              f"+0.5: {chk['frontal_within_0.5']}")
     (out / "table1.txt").write_text(table + "\n")
     (out / "crossview_summary.json").write_text(json.dumps(summary, indent=1))
-    if not args.no_crossmodal:
-        cm = load_config(cfg_dir / "crossmodal-rpm-distill-synthetic.yaml",
-                         [f"data.root={out / 'data'}", "loop.epochs=1", "loop.progress=false",
-                          f"loop.out_dir={out / 'runs' / 'rpm-distill'}"])
-        res = crossmodal.run_crossmodal(cm, data=crossmodal_datasets(cm.data))
+    (out / "crossview_results.json").write_text(json.dumps(results, indent=1))
+    report["crossview"] = summary
+
+    # 4. RPM-Distill, briefly
+    if cm is not None:
+        res = crossmodal.run_crossmodal(cm, data=cm_data)
         (out / "rpm_distill.json").write_text(json.dumps(res, indent=1))
-        print("[demo] RPM-Distill student:", json.dumps(res[0]["test"]))
-        stage("train RPM-Distill")
-    try:
-        from rppg_distill import deploy  # noqa: F401
-        from rppg_distill.deploy.export import export_onnx  # type: ignore[attr-defined]
-    except Exception as err:  # the deployment room is optional here
-        print(f"[demo] ONNX export skipped ({err})")
-    else:
-        ck = results[-1]["checkpoint"]
-        try:
-            export_onnx(ck, out / "student.onnx")
-            stage("export ONNX")
-        except Exception as err:
-            print(f"[demo] ONNX export failed: {err}")
-    (out / "stage_times.json").write_text(json.dumps(times, indent=1))
-    print(f"[demo] total {time.time() - t0:.1f} s; report in {out}")
+        report["rpm_distill"] = [{k: r[k] for k in ("seed", "mode", "steps", "test") if k in r}
+                                 | {"gate_mean": r.get("gate_mean")} for r in res]
+        print("[demo] RPM-Distill student (test):", json.dumps(res[0]["test"]), flush=True)
+        st.done("train+eval RPM-Distill")
+
+    # 5.-6. export the B' student and run it through the streaming runtime
+    if not args.no_export:
+        pick = [r for r in results if r["scheme"] == "asymmetric" and r["checkpoint"]] or \
+               [r for r in results if r["checkpoint"]]
+        if pick:
+            from rppg_distill.data.readers import read_dataset
+
+            src = pick[0]
+            cfg = dataclasses.replace(base, scheme=src["scheme"])
+            onnx_path = out / "student.onnx"
+            exp = export_student(Path(src["checkpoint"]), cfg, onnx_path)
+            exp["scheme"], exp["seed"] = src["scheme"], src["seed"]
+            report["export"] = exp
+            print(f"[demo] exported {src['scheme']} seed {src['seed']} -> {onnx_path} ({exp['exporter']}, "
+                  f"parity {json.dumps(exp['parity'])})", flush=True)
+            int8_path = None
+            if not args.no_int8:
+                try:
+                    from rppg_distill.deploy.precision import clips_from_cache, to_int8
+                    from rppg_distill.deploy.contract import Contract
+
+                    contract = Contract.from_dict(exp["contract"])
+                    cache_dir = Path(base.data.cache_dir or Path(base.data.root) / "cache")
+                    calib = clips_from_cache(cache_dir, contract, max_clips=32, stride=contract.frames)
+                    int8_path = to_int8(onnx_path, out / "student.int8.onnx", calib)
+                except Exception as err:  # report, do not lose the rest of the demo
+                    print(f"[demo] int8 export failed: {type(err).__name__}: {err}", flush=True)
+                    report["int8_error"] = f"{type(err).__name__}: {err}"
+            st.done("export ONNX (+int8)")
+            recs = read_dataset("mcd_rppg", data_root / "mcd_rppg")
+            _, _, test = split_subjects(recs, base.data.split, base.data.split_seed)
+            vids = [r for r in test if r.view == "frontal" and r.bvp is not None]
+            if vids:
+                rec = vids[0]
+                rt = {}
+                for tag, path in (("fp32", onnx_path), ("int8", int8_path)):
+                    if path is None:
+                        continue
+                    m = runtime_hr_mae(Path(path), Path(rec.video), rec.bvp, float(rec.fps or base.data.fs),
+                                       tuple(base.eval.band))
+                    rt[tag] = {k: v for k, v in m.items() if k != "estimates"}
+                    (out / f"runtime_{tag}.json").write_text(json.dumps(m, indent=1))
+                    print(f"[demo] runtime {tag} on {rec.video.name} (subject {rec.subject}, {rec.state}): "
+                          f"HR MAE {m['mae_bpm']:.2f} bpm over {m['n_windows']} 10 s windows, "
+                          f"{m['fps']:.0f} frames/s", flush=True)
+                report["runtime"] = rt
+            st.done("runtime HR check")
+    st.save()
+    report["stage_times"] = json.loads((out / "stage_times.json").read_text())
+    (out / "report.json").write_text(json.dumps(report, indent=1, default=str))
+    _write_report_md(out, report, table)
+    print(f"[demo] total {report['stage_times']['total']:.1f} s; report in {out}", flush=True)
     return 0
+
+
+def _write_report_md(out: Path, report: dict, table: str) -> None:
+    lines = ["# rppg-distill demo report", "", "## Stage times (s)", ""]
+    for k, v in report["stage_times"].items():
+        lines.append(f"- {k}: {v:.1f}")
+    lines += ["", "## Cross-view (Table-1 style, HR MAE bpm, mean ± std over seeds)", "", "```", table, "```", ""]
+    for name, chk in report["crossview"].get("check", {}).items():
+        lines.append(f"- {name} vs cam2-only: side {chk['side_mae_delta']:+.2f} bpm, frontal "
+                     f"{chk['frontal_mae_delta']:+.2f} bpm")
+    if "rpm_distill" in report:
+        lines += ["", "## RPM-Distill (brief)", "", "```", json.dumps(report["rpm_distill"], indent=1), "```"]
+    if "export" in report:
+        lines += ["", "## Export", "", f"- {report['export']['path']} ({report['export']['exporter']})"]
+    if "runtime" in report:
+        lines += ["", "## Streaming runtime on a synthetic test video (10 s windows)", ""]
+        for tag, m in report["runtime"].items():
+            lines.append(f"- {tag}: HR MAE {m['mae_bpm']:.2f} bpm over {m['n_windows']} windows, {m['fps']:.0f} frames/s")
+    (out / "report.md").write_text("\n".join(lines) + "\n")

@@ -28,9 +28,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", action="store_true", help="write plot.png (BVP and HR over time)")
     p.add_argument("--providers", default="auto", help="onnxruntime providers: auto, cpu, cuda, tensorrt")
     p.add_argument("--face-backend", default="haar")
-    p.add_argument("--detect-every", type=int, default=10)
-    p.add_argument("--hop", type=int, default=None, help="samples between model windows (default T/2)")
+    p.add_argument("--mode", choices=("auto", "live", "offline"), default="auto",
+                   help="offline: windows without overlap, several per model call (default for "
+                        "a file); live: half-overlapping windows, lower latency (default for a camera)")
+    p.add_argument("--detect-every", type=int, default=15, help="face detection every N frames")
+    p.add_argument("--detect-max-side", type=int, default=160,
+                   help="haar: detect on a copy downscaled to this longest side")
+    p.add_argument("--hop", type=int, default=None,
+                   help="samples between model windows (default: T offline, T/2 live)")
+    p.add_argument("--batch-windows", type=int, default=1,
+                   help="offline: model windows per call (dynamic-batch models)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="onnxruntime intra-op threads (default: onnxruntime's choice)")
+    p.add_argument("--prefetch", type=int, default=8,
+                   help="frames decoded ahead in a reader thread (0: no thread)")
     p.add_argument("--hr-window", type=float, default=10.0, help="seconds per HR estimate")
+    p.add_argument("--hr-update", type=float, default=1.0, help="re-estimate HR at most every S seconds")
     p.add_argument("--max-frames", type=int, default=None)
     p.add_argument("--camera-timeout", type=float, default=5.0,
                    help="seconds to wait for a camera's first frame")
@@ -127,23 +140,29 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     try:
-        runner = load_runner(args.model, **({"providers": args.providers}
+        runner = load_runner(args.model, **({"providers": args.providers, "threads": args.threads}
                                             if str(args.model).endswith(".onnx") else {}))
     except (ValueError, FileNotFoundError, RuntimeError, ImportError) as err:
         print(f"rppg-distill run: cannot load model: {err}", file=sys.stderr)
         return 2
-    cfg = MonitorConfig(hop=args.hop, hr_window_s=args.hr_window, face_backend=args.face_backend,
-                        detect_every=args.detect_every)
+    mode = args.mode if args.mode != "auto" else ("live" if args.camera is not None else "offline")
+    cfg = MonitorConfig(mode=mode, hop=args.hop, batch_windows=args.batch_windows,
+                        hr_window_s=args.hr_window, hr_update_s=args.hr_update,
+                        face_backend=args.face_backend, detect_every=args.detect_every,
+                        detect_max_side=args.detect_max_side)
     try:
         mon = Monitor(runner, cfg)
     except Exception as err:  # face backend missing etc.
         print(f"rppg-distill run: {err}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
+    from rppg_distill.deploy.runtime import prefetch
+
     source = (_camera_frames(args.camera, args.camera_timeout, args.max_frames)
               if args.camera is not None else _video_frames(args.video, args.max_frames))
+    source = prefetch(source, args.prefetch)
     summary = {"source": args.video if args.camera is None else f"camera:{args.camera}",
-               "model": str(args.model), "runner": runner.describe(),
+               "model": str(args.model), "runner": runner.describe(), "mode": mode,
                "contract": runner.contract.to_dict()}
     console = _Console(args.quiet)
     hr_rows, bvp_t_all, bvp_all = [], [], []

@@ -59,7 +59,16 @@ def check_input(x: np.ndarray, contract: Contract, batch: int | None) -> np.ndar
 class OrtRunner:
     kind = "onnxruntime"
 
-    def __init__(self, path, providers=None, threads: int | None = None):
+    def __init__(self, path, providers=None, threads: int | None = None, spin: bool = False):
+        """Args:
+            providers: "auto" / None, "cpu", "cuda", "tensorrt" or a list.
+            threads: onnxruntime intra-op threads (None: onnxruntime's default, one per
+                physical core). On a small shared CPU 1 thread is often as fast as 2 and leaves
+                a core for decoding and face detection (see bench/RUNTIME.md).
+            spin: let idle intra-op threads busy-wait between calls. Off by default: in the
+                streaming runtime the model runs once per window, and spinning threads steal the
+                cores that decode and face detection need between windows.
+        """
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -68,9 +77,13 @@ class OrtRunner:
         self.contract = contract_from_onnx(self.path)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL  # one chain of convs: no inter-op gain
+        opts.inter_op_num_threads = 1
         if threads:
             opts.intra_op_num_threads = int(threads)
-            opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+        self.threads = int(threads) if threads else None
+        self.spin = bool(spin)
         self.providers = resolve_providers(providers)
         self.session = ort.InferenceSession(str(self.path), opts, providers=self.providers)
         inp = self.session.get_inputs()[0]
@@ -88,4 +101,5 @@ class OrtRunner:
 
     def describe(self) -> dict:
         return {"runner": self.kind, "path": str(self.path), "providers": self.session.get_providers(),
-                "precision": self.contract.precision, "batch": self.batch or "dynamic"}
+                "precision": self.contract.precision, "batch": self.batch or "dynamic",
+                "threads": self.threads or "default", "spin": self.spin}

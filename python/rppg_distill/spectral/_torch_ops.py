@@ -181,9 +181,12 @@ class _PSDKL(torch.autograd.Function):
         T = student.shape[1]
         ctx.T, ctx.spec, ctx.tail, ctx.symmetric, ctx.scale = T, spec, tail, symmetric, scale
         if student.device.type == "cpu":
-            loss, *saved = _core.psd_kl_forward(student.numpy(), teacher.numpy(), _frequencies(T, *spec),
-                                                spec[0], *tail)
-            ctx.np_saved = saved
+            # Fused path: the forward returns d loss_b / d(DFT) per row, the backward is one GEMM.
+            need_s, need_t = ctx.needs_input_grad[0], symmetric and ctx.needs_input_grad[1]
+            freqs = _frequencies(T, *spec)
+            loss, hs, ht = _core.psd_kl_fused_forward(student.numpy(), teacher.numpy(), freqs, spec[0],
+                                                      *tail, need_s, need_t)
+            ctx.np_saved = (hs, ht, freqs)
             if scale:
                 return torch.from_numpy(np.asarray(loss.sum(dtype=np.float64) * scale, dtype=loss.dtype))
             return torch.from_numpy(loss)
@@ -198,13 +201,19 @@ class _PSDKL(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_loss):
-        tail = ctx.tail + (ctx.symmetric,)
         if ctx.np_saved is not None:
-            saved = ctx.np_saved
-            g = np.full(saved[0].shape[0], float(g_loss) * ctx.scale, dtype=saved[0].dtype) if ctx.scale \
-                else g_loss.contiguous().numpy()
-            gs, gt = _core.psd_kl_backward(g, *saved, ctx.T, _frequencies(ctx.T, *ctx.spec), ctx.spec[0], *tail)
-            return torch.from_numpy(gs), (None if gt is None else torch.from_numpy(gt)), None, None, None, None
+            hs, ht, freqs = ctx.np_saved
+            g = float(g_loss) * ctx.scale if ctx.scale else g_loss.contiguous().numpy()
+            window, periodic, demean = ctx.tail[:3]
+            gs = gt = None
+            if hs is not None:
+                gs = torch.from_numpy(_core.psd_kl_fused_backward(hs, g, ctx.T, freqs, ctx.spec[0], window,
+                                                                  periodic, demean))
+            if ht is not None:
+                gt = torch.from_numpy(_core.psd_kl_fused_backward(ht, g, ctx.T, freqs, ctx.spec[0], window,
+                                                                  periodic, demean))
+            return gs, gt, None, None, None, None
+        tail = ctx.tail + (ctx.symmetric,)
         saved = ctx.saved_tensors
         g = (g_loss * ctx.scale).expand(saved[0].shape[0]).contiguous() if ctx.scale else g_loss.contiguous()
         gs, gt = run("psd_kl_backward", [g, *saved], (ctx.T,), ctx.T, ctx.spec, tail)

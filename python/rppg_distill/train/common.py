@@ -1,72 +1,31 @@
-"""Helpers shared by the two trainers: spectral ops with a fallback, HR, input resizing, stats."""
+"""Helpers shared by the two trainers: the fused PSD-KL op, HR, input resizing, stats."""
 
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-_warned: set[str] = set()
-
-
-def _warn_once(msg: str) -> None:
-    if msg not in _warned:
-        _warned.add(msg)
-        warnings.warn(msg, RuntimeWarning, stacklevel=3)
-
-
 def psd_kl(student: torch.Tensor, teacher: torch.Tensor, fs: float, band, mode: str,
            n_fft: int | None = None) -> torch.Tensor:
     """KL(p_teacher || p_student) over the band PSD, batch mean (METHODS.md §1.2).
 
-    Uses the fused core op ``rppg_distill.spectral.psd_kl``; falls back to the torch.fft reference
-    when the compiled core is not available (with a warning)."""
-    try:
-        from rppg_distill.spectral import psd_kl as fused
-    except ImportError:
-        fused = None
-    if fused is not None:
-        return fused(student.float().contiguous(), teacher.float().contiguous(), fs, tuple(band),
-                     mode=mode, n_fft=n_fft)
-    try:
-        from rppg_distill.spectral.reference import psd_kl as ref
-        return ref(student.float(), teacher.float(), fs, tuple(band), mode=mode, n_fft=n_fft)
-    except ImportError:
-        _warn_once("rppg_distill.spectral is not available; using the trainer's torch.fft PSD-KL")
-    eps = 1e-8
-    t = teacher.float() if mode == "symmetric" else teacher.float().detach()
-    n = n_fft or student.shape[-1]
+    The fused core op ``rppg_distill.spectral.psd_kl`` (the compiled core is required; there is
+    no stand-in). ``mode="asymmetric"`` stops the gradient into the teacher, ``"symmetric"`` not."""
+    from rppg_distill.spectral import psd_kl as fused
 
-    def p(x):
-        x = x - x.mean(-1, keepdim=True)
-        w = torch.hann_window(x.shape[-1], periodic=True, dtype=x.dtype, device=x.device)
-        P = torch.fft.rfft(x * w, n=n).abs() ** 2
-        f = torch.fft.rfftfreq(n, 1.0 / fs).to(x.device)
-        P = P[..., (f >= band[0]) & (f <= band[1])]
-        return P / (P.sum(-1, keepdim=True) + eps)
-
-    ps, pt = p(student.float()), p(t)
-    return (pt * (torch.log(pt + eps) - torch.log(ps + eps))).sum(-1).mean()
+    return fused(student.float().contiguous(), teacher.float().contiguous(), fs, tuple(band),
+                 mode=mode, n_fft=n_fft)
 
 
 def hr_bpm(x: np.ndarray, fs: float, band=(0.5, 3.0), resolution_bpm: float = 0.1) -> np.ndarray:
-    """HR per row of x [B, T] as the spectral peak in ``band`` (rppg_distill.signal when built)."""
+    """HR per row of x [B, T] as the spectral peak in ``band`` (``rppg_distill.signal.hr_fft``)."""
+    from rppg_distill.signal import hr_fft
+
     x = np.asarray(x, dtype=np.float64)
-    try:
-        from rppg_distill.signal import hr_fft
-        return np.atleast_1d(hr_fft(x, fs, band=band, resolution_bpm=resolution_bpm))
-    except ImportError:
-        _warn_once("rppg_distill.signal/spectral core unavailable; HR by the trainer's numpy periodogram")
-    x = x - x.mean(-1, keepdims=True)
-    x = x * np.hanning(x.shape[-1])
-    n = int(2 ** math.ceil(math.log2(max(fs * 60.0 / resolution_bpm, x.shape[-1]))))
-    P = np.abs(np.fft.rfft(x, n=n)) ** 2
-    f = np.fft.rfftfreq(n, 1.0 / fs)
-    m = (f >= band[0]) & (f <= band[1])
-    return f[m][P[:, m].argmax(-1)] * 60.0
+    return np.atleast_1d(hr_fft(x, fs, band=band, resolution_bpm=resolution_bpm))
 
 
 def peak_concentration(x: np.ndarray, fs: float, band=(0.5, 3.0)) -> np.ndarray:

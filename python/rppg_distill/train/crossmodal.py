@@ -121,14 +121,13 @@ class RPMTask(Task):
             self.teacher.load_state_dict(teacher_state)
         self.teacher.eval().requires_grad_(False)
         self.policy = build_model("spectral_policy", rank=cfg.policy.rank)
+        # One loss for the real step and the bilevel virtual step: the fused core op. The virtual
+        # step differentiates L_train with create_graph=True; the fused op's backward is a kernel
+        # (not itself differentiable), so RPMDistillLoss linearizes the components there
+        # (``linearize_components``, on by default): same values and first-order gradients, and the
+        # student gradient keeps its dependence on the policy's weights and gate.
         self.loss = _loss_fn(cfg)
-        # The virtual step differentiates L_train twice (create_graph=True). The fused core op's
-        # backward is a kernel, not itself differentiable, so the meta-step's inner loss uses the
-        # pure-torch reference of the same components (equal to float rounding).
-        from rppg_distill.spectral import reference as _ref
-
-        self.meta_loss = _loss_fn(cfg)
-        self.meta_loss.components_fn = _ref.rpm_components
+        assert self.loss.linearize_components
         self.use_policy = cfg.policy.enabled and cfg.mode != "sup_only"
         self.bilevel = self.use_policy and cfg.policy.bilevel
         self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.policy.lr)
@@ -190,7 +189,7 @@ class RPMTask(Task):
         self.policy.train()
         s = functional_call(student, (params, buffers), (x,)).float().contiguous()
         alpha, gate = self._policy(s, t, grad=True)
-        l_train = self.objective(s, t, batch, alpha, gate, loss=self.meta_loss).total
+        l_train = self.objective(s, t, batch, alpha, gate).total
         names = [k for k, v in params.items() if v.requires_grad]
         grads = torch.autograd.grad(l_train, [params[k] for k in names], create_graph=True,
                                     allow_unused=True)

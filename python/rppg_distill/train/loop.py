@@ -349,6 +349,8 @@ def fit(build_task: Callable[[torch.device], Task], loop: LoopConfig, config: di
     ckpt_dir = out / "checkpoints"
     last_path = ckpt_dir / "last.pt"
 
+    if loop.num_threads > 0:
+        torch.set_num_threads(int(loop.num_threads))
     seed_everything(loop.seed)
     if loop.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)

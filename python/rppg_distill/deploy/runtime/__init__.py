@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from .preprocess import normalize_window
+from .source import prefetch
 
-__all__ = ["Monitor", "MonitorConfig", "Result", "normalize_window"]
+__all__ = ["Monitor", "MonitorConfig", "Result", "normalize_window", "prefetch"]
 
 
 def __getattr__(name):

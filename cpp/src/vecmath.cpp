@@ -1,0 +1,175 @@
+#include "rppg/vecmath.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "rppg/gemm.hpp"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define RPPG_X86_AVX2 1
+#include <immintrin.h>
+#endif
+
+namespace rppg {
+namespace {
+
+template <class F>
+F kl_row_generic(const F* rs, const F* is, const F* rt, const F* it, int n, F eps, F* hs, F* ht, F* pbuf) {
+  F* ps = pbuf;
+  F* pt = pbuf + n;
+  double Ss = 0, St = 0;
+  for (int k = 0; k < n; ++k) {
+    ps[k] = rs[k] * rs[k] + is[k] * is[k];
+    pt[k] = rt[k] * rt[k] + it[k] * it[k];
+    Ss += ps[k];
+    St += pt[k];
+  }
+  const F inv_s = static_cast<F>(1.0 / (Ss + eps)), inv_t = static_cast<F>(1.0 / (St + eps));
+  double loss = 0, dot_s = 0, dot_t = 0;
+  for (int k = 0; k < n; ++k) {
+    ps[k] *= inv_s;
+    pt[k] *= inv_t;
+    const F l = std::log((pt[k] + eps) / (ps[k] + eps));
+    loss += pt[k] * l;
+    dot_s += -double(pt[k]) * ps[k] / (ps[k] + eps);
+    if (ht) dot_t += (l + pt[k] / (pt[k] + eps)) * double(pt[k]);
+  }
+  if (hs) {
+    const F d = static_cast<F>(dot_s);
+    for (int k = 0; k < n; ++k) {
+      const F gP = (-pt[k] / (ps[k] + eps) - d) * inv_s;
+      hs[k] = 2 * gP * rs[k];
+      hs[n + k] = 2 * gP * is[k];
+    }
+  }
+  if (ht) {
+    const F d = static_cast<F>(dot_t);
+    for (int k = 0; k < n; ++k) {
+      const F l = std::log((pt[k] + eps) / (ps[k] + eps));
+      const F gP = (l + pt[k] / (pt[k] + eps) - d) * inv_t;
+      ht[k] = 2 * gP * rt[k];
+      ht[n + k] = 2 * gP * it[k];
+    }
+  }
+  return static_cast<F>(loss);
+}
+
+#ifdef RPPG_X86_AVX2
+#define RPPG_AVX2 __attribute__((target("avx2,fma")))
+
+// Natural log of 8 floats: x = 2^e m, m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(z), z = (m-1)/(m+1),
+// |z| <= 0.172, the atanh series to z^9 (truncation < 1e-9). Zero, inf and NaN follow std::log;
+// subnormal inputs are redone with std::log.
+RPPG_AVX2 inline __m256 log8(__m256 x) {
+  const __m256i xi = _mm256_castps_si256(x);
+  __m256i e = _mm256_sub_epi32(_mm256_srli_epi32(xi, 23), _mm256_set1_epi32(127));
+  __m256 m = _mm256_castsi256_ps(
+      _mm256_or_si256(_mm256_and_si256(xi, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f800000)));
+  const __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GE_OQ);
+  m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+  e = _mm256_sub_epi32(e, _mm256_castps_si256(big));  // big lanes are all ones = -1
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 z = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
+  const __m256 z2 = _mm256_mul_ps(z, z);
+  __m256 p = _mm256_fmadd_ps(z2, _mm256_set1_ps(1.0f / 9), _mm256_set1_ps(1.0f / 7));
+  p = _mm256_fmadd_ps(z2, p, _mm256_set1_ps(1.0f / 5));
+  p = _mm256_fmadd_ps(z2, p, _mm256_set1_ps(1.0f / 3));
+  p = _mm256_fmadd_ps(z2, p, one);
+  const __m256 zp = _mm256_mul_ps(_mm256_add_ps(z, z), p);
+  __m256 r = _mm256_fmadd_ps(_mm256_cvtepi32_ps(e), _mm256_set1_ps(0.693147180559945f), zp);
+  // Special lanes: x <= 0 or below the normal range, inf, NaN.
+  const __m256 tiny = _mm256_cmp_ps(x, _mm256_set1_ps(std::numeric_limits<float>::min()), _CMP_LT_OQ);
+  const __m256 inf = _mm256_cmp_ps(x, _mm256_set1_ps(std::numeric_limits<float>::infinity()), _CMP_EQ_OQ);
+  const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+  if (_mm256_movemask_ps(_mm256_or_ps(_mm256_or_ps(tiny, inf), nan))) {
+    alignas(32) float xs[8], rs[8];
+    _mm256_store_ps(xs, x);
+    _mm256_store_ps(rs, r);
+    const int mask = _mm256_movemask_ps(_mm256_or_ps(_mm256_or_ps(tiny, inf), nan));
+    for (int l = 0; l < 8; ++l)
+      if (mask >> l & 1) rs[l] = std::log(xs[l]);
+    r = _mm256_load_ps(rs);
+  }
+  return r;
+}
+
+RPPG_AVX2 inline double hsum(__m256 v) {
+  const __m256d a = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+                                  _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+  const __m128d b = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(b, _mm_unpackhi_pd(b, b)));
+}
+
+// n a multiple of 8.
+RPPG_AVX2 float kl_row_avx2(const float* rs, const float* is, const float* rt, const float* it, int n,
+                            float eps, float* hs, float* ht, float* pbuf) {
+  float* ps = pbuf;
+  float* pt = pbuf + n;
+  __m256 ss = _mm256_setzero_ps(), st = _mm256_setzero_ps();
+  for (int k = 0; k < n; k += 8) {
+    const __m256 a = _mm256_loadu_ps(rs + k), b = _mm256_loadu_ps(is + k);
+    const __m256 c = _mm256_loadu_ps(rt + k), d = _mm256_loadu_ps(it + k);
+    const __m256 P = _mm256_fmadd_ps(a, a, _mm256_mul_ps(b, b));
+    const __m256 Q = _mm256_fmadd_ps(c, c, _mm256_mul_ps(d, d));
+    _mm256_storeu_ps(ps + k, P);
+    _mm256_storeu_ps(pt + k, Q);
+    ss = _mm256_add_ps(ss, P);
+    st = _mm256_add_ps(st, Q);
+  }
+  const float inv_s = static_cast<float>(1.0 / (hsum(ss) + eps));
+  const float inv_t = static_cast<float>(1.0 / (hsum(st) + eps));
+  const __m256 vis = _mm256_set1_ps(inv_s), vit = _mm256_set1_ps(inv_t), ve = _mm256_set1_ps(eps);
+  __m256 vl = _mm256_setzero_ps(), vds = _mm256_setzero_ps(), vdt = _mm256_setzero_ps();
+  for (int k = 0; k < n; k += 8) {
+    const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(ps + k), vis);
+    const __m256 q = _mm256_mul_ps(_mm256_loadu_ps(pt + k), vit);
+    const __m256 pe = _mm256_add_ps(p, ve), qe = _mm256_add_ps(q, ve);
+    const __m256 l = log8(_mm256_div_ps(qe, pe));
+    vl = _mm256_fmadd_ps(q, l, vl);
+    const __m256 gs = _mm256_div_ps(q, pe);  // -d loss / d ps
+    vds = _mm256_fmadd_ps(gs, p, vds);
+    _mm256_storeu_ps(ps + k, gs);            // ps now holds pt / (ps + eps)
+    if (ht) {
+      const __m256 gt = _mm256_add_ps(l, _mm256_div_ps(q, qe));  // d loss / d pt
+      vdt = _mm256_fmadd_ps(gt, q, vdt);
+      _mm256_storeu_ps(pt + k, gt);          // pt now holds d loss / d pt
+    }
+  }
+  if (hs) {
+    const __m256 d = _mm256_set1_ps(static_cast<float>(hsum(vds)));
+    const __m256 c2 = _mm256_set1_ps(-2 * inv_s);
+    for (int k = 0; k < n; k += 8) {
+      const __m256 g = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(ps + k), d), c2);  // 2 dL/dP
+      _mm256_storeu_ps(hs + k, _mm256_mul_ps(g, _mm256_loadu_ps(rs + k)));
+      _mm256_storeu_ps(hs + n + k, _mm256_mul_ps(g, _mm256_loadu_ps(is + k)));
+    }
+  }
+  if (ht) {
+    const __m256 d = _mm256_set1_ps(static_cast<float>(hsum(vdt)));
+    const __m256 c2 = _mm256_set1_ps(2 * inv_t);
+    for (int k = 0; k < n; k += 8) {
+      const __m256 g = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(pt + k), d), c2);
+      _mm256_storeu_ps(ht + k, _mm256_mul_ps(g, _mm256_loadu_ps(rt + k)));
+      _mm256_storeu_ps(ht + n + k, _mm256_mul_ps(g, _mm256_loadu_ps(it + k)));
+    }
+  }
+  return static_cast<float>(hsum(vl));
+}
+#endif
+
+}  // namespace
+
+float kl_row(const float* rs, const float* is, const float* rt, const float* it, int n, float eps,
+             float* hs, float* ht, float* pbuf) {
+#ifdef RPPG_X86_AVX2
+  if (n % 8 == 0 && eps > 0 && cpu_has_avx2()) return kl_row_avx2(rs, is, rt, it, n, eps, hs, ht, pbuf);
+#endif
+  return kl_row_generic(rs, is, rt, it, n, eps, hs, ht, pbuf);
+}
+
+double kl_row(const double* rs, const double* is, const double* rt, const double* it, int n, double eps,
+              double* hs, double* ht, double* pbuf) {
+  return kl_row_generic(rs, is, rt, it, n, eps, hs, ht, pbuf);
+}
+
+}  // namespace rppg
