@@ -24,6 +24,7 @@ import shutil
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -54,7 +55,8 @@ class PreprocessSettings:
     label_tolerance: a label may differ from the frame count by this many frames (both are then
         cut to the shorter); a larger difference flags the recording ("label_mismatch").
     workers: worker processes (0: run in this process). on_error: "flag" or "raise".
-    start_method: multiprocessing start method for the workers (None: platform default).
+    start_method: multiprocessing start method for the workers (None: "spawn", safe after
+        OpenCV/torch threads exist; "fork" starts faster but can deadlock after them).
     stream: decode videos that exist on disk frame by frame in the workers instead of calling
         the reader's whole-video ``frame_loader`` (see :func:`iter_frames`).
     """
@@ -506,9 +508,10 @@ def preprocess(records: Sequence[Recording], cache_dir: str | os.PathLike,
     if pool_tasks:
         import multiprocessing as mp
 
-        # the platform default (fork on Linux, like torch's DataLoader); "spawn" needs the
-        # caller's script to guard its entry point with `if __name__ == "__main__":`
-        ctx = mp.get_context(s.start_method)
+        # "spawn" by default: fork after OpenCV (or torch) has started its thread pools can
+        # deadlock the children. Spawn needs the caller's script to guard its entry point with
+        # `if __name__ == "__main__":` (the console script does).
+        ctx = mp.get_context(s.start_method or "spawn")
         with ProcessPoolExecutor(max_workers=min(s.workers, len(pool_tasks)), mp_context=ctx,
                                  initializer=_worker_init) as ex:
             futs = {ex.submit(_run_task, t): t for t in pool_tasks}
@@ -516,6 +519,12 @@ def preprocess(records: Sequence[Recording], cache_dir: str | os.PathLike,
                 for fut in as_completed(futs):
                     t = futs[fut]
                     _done(t[4], fut.result())
+            except BrokenProcessPool as err:
+                raise RuntimeError(
+                    "a preprocessing worker process died (out of memory, a crash in a decoder, or "
+                    "a script without an `if __name__ == \"__main__\":` guard under the spawn "
+                    "start method); rerun to resume, or use workers=0 to run in this process"
+                ) from err
             except BaseException:
                 for f in futs:
                     f.cancel()
