@@ -209,3 +209,19 @@ def test_synthetic_mcd_end_to_end(tmp_path):
         assert e.frames.shape == (len(r.bvp), 72, 72, 3)
         np.testing.assert_array_equal(e.bvp, r.bvp)
     assert cache[recs[0]].face_ok.all()  # frontal: face in every frame
+
+
+def test_preprocess_command(tmp_path, capsys):
+    synthetic = pytest.importorskip("rppg_distill.data.synthetic")
+    pytest.importorskip("rppg_distill.data.readers.mcd_rppg")
+    from rppg_distill.cli import main
+
+    synthetic.generate(tmp_path / "syn", 1, seed=1, states=("before",), views=("frontal",),
+                       duration_s=2.0, radar=False, workers=1)
+    rc = main(["preprocess", "--dataset", "mcd_rppg", "--root", str(tmp_path / "syn" / "mcd_rppg"),
+               "--out", str(tmp_path / "cache"), "--workers", "0", "--size", "32",
+               "--no-progress", "--strict"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "1 usable" in out and (tmp_path / "cache" / "report.json").is_file()
+    assert ClipCache(tmp_path / "cache")[ClipCache(tmp_path / "cache").keys()[0]].frames.shape[1] == 32

@@ -475,7 +475,6 @@ def preprocess(records: Sequence[Recording], cache_dir: str | os.PathLike,
             if prev["status"] == "flagged":
                 report.flagged.append(FlaggedRecording(rec.key, str(rec.video), prev["reason"],
                                                        prev["detail"], bool(prev.get("written"))))
-            report.n_frames += 0
             continue
         tasks.append((rec, out, s, hashes, mode, prev))
         if s.stream and _streamable(rec) and rec.frame_loader is not None:
