@@ -18,7 +18,9 @@ from rppg_distill.data.face import (
 
 # the astronaut's face in skimage.data.astronaut() (512 x 512): about x=177, y=82, w=95, h=95
 FACE = np.array([177.0, 82.0, 95.0, 95.0])
-MP_MODEL = Path(__file__).resolve().parents[3] / "shared" / "models" / "face_detection_short_range.tflite"
+MP_MODEL = Path(os.environ.get(
+    "RPPG_DISTILL_FACE_MODEL",
+    Path(__file__).resolve().parents[3] / "shared" / "models" / "face_detection_short_range.tflite"))
 
 
 def _iou(a, b) -> float:
