@@ -128,18 +128,13 @@ def macs_per_frame(path: Path) -> float | None:
 
 def model_latency(path: Path, reps: int, threads: int | None, batch: int = 1) -> dict:
     from rppg_distill.deploy.ort_runner import OrtRunner
+    from rppg_distill.deploy.timing import time_runner
 
     r = OrtRunner(path, providers="cpu", threads=threads)
-    x = np.random.default_rng(0).standard_normal(r.contract.input_shape(r.batch or batch)).astype(np.float32)
-    r.run(x)
-    t = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        r.run(x)
-        t.append(time.perf_counter() - t0)
-    t = np.array(t) * 1e3 / x.shape[0]
+    t, b = time_runner(r, reps, batch)
+    t = t * 1e3 / b
     return {"median_ms_per_window": float(np.median(t)), "p10_ms": float(np.percentile(t, 10)),
-            "p90_ms": float(np.percentile(t, 90)), "reps": reps, "batch": int(x.shape[0]),
+            "p90_ms": float(np.percentile(t, 90)), "reps": reps, "batch": b,
             "threads": threads or "default", "ms_per_frame": float(np.median(t)) / r.contract.frames}
 
 

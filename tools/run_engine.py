@@ -16,24 +16,16 @@ except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
 
 import argparse  # noqa: E402
-import time  # noqa: E402
 
 from rppg_distill.commands import run as run_cmd  # noqa: E402
 
 
 def bench_model(path: str, n: int) -> int:
-    import numpy as np
-
     from rppg_distill.deploy import load_runner
+    from rppg_distill.deploy.timing import time_runner
 
     r = load_runner(path)
-    x = np.random.default_rng(0).standard_normal(r.contract.input_shape(r.batch or 1)).astype(np.float32)
-    r.run(x)
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        r.run(x)
-        times.append(time.perf_counter() - t)
+    times, _ = time_runner(r, n)
     times.sort()
     print(f"{r.describe()}: median {1e3 * times[len(times) // 2]:.2f} ms per window "
           f"(min {1e3 * times[0]:.2f}, max {1e3 * times[-1]:.2f})")

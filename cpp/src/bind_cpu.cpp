@@ -303,9 +303,145 @@ py::array peak_frequency_forward(const py::array& x, const py::array& freqs, dou
                           : peak_t<double>(x, B, T, freqs, fs, window, periodic, demean);
 }
 
+
+// ---- precomputed handles (eager fast path) ----
+// A Spec fixes (T, freqs, fs, window, periodic, demean, eps) once: its bases are looked up on first
+// use per dtype and kept, so a call through it skips the frequency checks, the cache key and mutex.
+// The Python side caches one Spec per tuple of options.
+struct Spec {
+  int T;
+  std::vector<double> freqs;
+  double fs, eps;
+  Window window;
+  bool periodic, demean;
+  std::shared_ptr<const Basis<float>> bf;
+  std::shared_ptr<const Basis<double>> bd;
+
+  const Basis<float>& basis(float*) {
+    if (!bf) bf = get_basis<float>(T, freqs, fs, window, periodic);
+    return *bf;
+  }
+  const Basis<double>& basis(double*) {
+    if (!bd) bd = get_basis<double>(T, freqs, fs, window, periodic);
+    return *bd;
+  }
+};
+
+std::shared_ptr<Spec> make_spec(long T, const py::array& freqs, double fs, const std::string& window,
+                                bool periodic, bool demean, double eps) {
+  if (T < 1) throw py::value_error("T must be >= 1");
+  auto sp = std::make_shared<Spec>();
+  sp->T = static_cast<int>(T);
+  sp->freqs = check_freqs(freqs, fs);
+  sp->fs = fs;
+  sp->eps = eps;
+  sp->window = parse_window(window);
+  sp->periodic = periodic;
+  sp->demean = demean;
+  return sp;
+}
+
+// Signal check for a handle call: shape [B, spec.T], finite (check_signal).
+DType check_for(const Spec& sp, const py::array& x, const char* name, long& B) {
+  long T;
+  const DType dt = check_signal(x, name, B, T);
+  if (T != sp.T)
+    throw py::value_error(std::string(name) + " has T = " + std::to_string(T) + ", the spec was made for T = " +
+                          std::to_string(sp.T));
+  return dt;
+}
+
+template <class F>
+py::tuple kl_fwd_h_t(Spec& sp, const py::array& s, const py::array& t, long B, bool need_s, bool need_t,
+                     double scale) {
+  const Basis<F>& bs = sp.basis(static_cast<F*>(nullptr));
+  const long K = bs.K;
+  Arr<F> loss = scale != 0 ? Arr<F>(std::vector<py::ssize_t>{}) : Arr<F>(B);
+  py::object hs_obj = py::none(), ht_obj = py::none();
+  F *hs = nullptr, *ht = nullptr;
+  if (need_s) {
+    Arr<F> a({B, 2 * K});
+    hs = a.mutable_data();
+    hs_obj = a;
+  }
+  if (need_t) {
+    Arr<F> a({B, 2 * K});
+    ht = a.mutable_data();
+    ht_obj = a;
+  }
+  F* lp = loss.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    if (scale != 0) {
+      std::vector<F> rows(B);
+      psd_kl_fused_fwd<F>(ptr<F>(s), ptr<F>(t), B, bs, sp.demean, static_cast<F>(sp.eps), rows.data(), hs, ht);
+      double acc = 0;
+      for (long b = 0; b < B; ++b) acc += rows[b];
+      *lp = static_cast<F>(acc * scale);
+    } else {
+      psd_kl_fused_fwd<F>(ptr<F>(s), ptr<F>(t), B, bs, sp.demean, static_cast<F>(sp.eps), lp, hs, ht);
+    }
+  }
+  return py::make_tuple(loss, hs_obj, ht_obj);
+}
+
+py::tuple kl_fwd_h(Spec& sp, const py::array& s, const py::array& t, bool need_s, bool need_t, double scale) {
+  long B, Bt;
+  const DType dt = check_for(sp, s, "student", B), dtt = check_for(sp, t, "teacher", Bt);
+  if (dt != dtt) throw py::type_error("student and teacher must have the same dtype");
+  if (B != Bt) throw py::value_error("student and teacher shapes differ");
+  return dt == DType::F32 ? kl_fwd_h_t<float>(sp, s, t, B, need_s, need_t, scale)
+                          : kl_fwd_h_t<double>(sp, s, t, B, need_s, need_t, scale);
+}
+
+template <class F>
+py::array kl_bwd_h_t(Spec& sp, const py::array& h, const py::array& grad, double scale) {
+  const Basis<F>& bs = sp.basis(static_cast<F*>(nullptr));
+  const long K = bs.K, T = bs.T;
+  if (h.ndim() != 2 || h.shape(1) != 2 * K || !(h.flags() & py::array::c_style))
+    throw py::value_error("h must be [B, 2K] C-contiguous from psd_kl_fused_forward_h");
+  const long B = h.shape(0);
+  Arr<F> gb;
+  const F* g = nullptr;
+  F sc = static_cast<F>(scale);
+  if (grad.ndim() == 0) {
+    double g0;
+    if (grad.dtype().is(py::dtype::of<float>())) g0 = *static_cast<const float*>(grad.data());
+    else if (grad.dtype().is(py::dtype::of<double>())) g0 = *static_cast<const double*>(grad.data());
+    else g0 = grad.attr("item")().cast<double>();
+    sc = static_cast<F>(g0 * scale);
+  } else {
+    gb = as_buffer<F>(grad, "grad_loss", B, -1);
+    g = gb.data();
+  }
+  Arr<F> gx({B, T});
+  {
+    py::gil_scoped_release nogil;
+    psd_kl_fused_bwd<F>(g, sc, ptr<F>(h), B, bs, sp.demean, gx.mutable_data());
+  }
+  return gx;
+}
+
+py::array kl_bwd_h(Spec& sp, const py::array& h, const py::array& grad, double scale) {
+  return dtype_of(h, "h") == DType::F32 ? kl_bwd_h_t<float>(sp, h, grad, scale)
+                                        : kl_bwd_h_t<double>(sp, h, grad, scale);
+}
+
 }  // namespace
 
 void bind_cpu(py::module_& m) {
+  py::class_<Spec, std::shared_ptr<Spec>>(m, "Spec",
+      "Precomputed options (T, freqs, fs, window, periodic, demean, eps) for the *_h fast-path calls.")
+      .def(py::init(&make_spec), arg("T"), arg("freqs"), arg("fs"), arg("window") = "hann",
+           arg("periodic") = true, arg("demean") = true, arg("eps") = 1e-8)
+      .def_property_readonly("T", [](const Spec& s) { return s.T; })
+      .def_property_readonly("K", [](const Spec& s) { return s.freqs.size(); });
+  m.def("psd_kl_fused_forward_h", &kl_fwd_h, arg("spec"), arg("student"), arg("teacher"),
+        arg("need_student") = true, arg("need_teacher") = false, arg("scale") = 0.0,
+        R"(psd_kl_fused_forward through a Spec. scale != 0: loss is the 0-d scale * sum_b loss_b
+(accumulated in double), else loss [B]. Returns (loss, h_student, h_teacher).)");
+  m.def("psd_kl_fused_backward_h", &kl_bwd_h, arg("spec"), arg("h"), arg("grad_loss"), arg("scale") = 1.0,
+        R"(grad [B, T] from h: grad_loss 0-d (times scale, same for every row) or [B].)");
   m.def("band_psd_forward", &band_psd_forward, arg("x"), arg("freqs"), arg("fs"), arg("window") = "hann",
         arg("periodic") = true, arg("demean") = true, arg("normalize") = false, arg("eps") = 1e-8,
         R"(Band power spectrum by direct DFT.

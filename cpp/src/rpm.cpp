@@ -1,10 +1,12 @@
 // RPM-Distill spectral components (METHODS.md 1.3): forward and student backward.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "rppg/dft.hpp"
 #include "rppg/kernels.hpp"
+#include "rppg/vecmath.hpp"
 
 namespace rppg {
 namespace {
@@ -16,46 +18,81 @@ struct RowSpec {
   std::vector<double> P, lr, l, soft_raw, q;
   double mean = 0, sd = 0, c = 0, H = 0;
 
+  std::vector<float> fb;  // float scratch for the vectorized log / exp (float inputs only)
+
   template <class F>
   void compute(const F* re, const F* im, int K) {
+    constexpr bool fast = std::is_same<F, float>::value;  // float inputs: float log / exp suffice
     P.resize(K); lr.resize(K); l.resize(K); soft_raw.resize(K); q.resize(K);
-    mean = 0;
-    for (int k = 0; k < K; ++k) {
-      P[k] = double(re[k]) * re[k] + double(im[k]) * im[k];
-      lr[k] = std::log(P[k] + kEps);
-      mean += lr[k];
+    for (int k = 0; k < K; ++k) P[k] = double(re[k]) * re[k] + double(im[k]) * im[k];
+    if (fast) {
+      fb.resize(K);
+      for (int k = 0; k < K; ++k) fb[k] = static_cast<float>(P[k] + kEps);
+      log_inplace(fb.data(), K);
+      for (int k = 0; k < K; ++k) lr[k] = fb[k];
+    } else {
+      for (int k = 0; k < K; ++k) lr[k] = std::log(P[k] + kEps);
     }
+    mean = 0;
+    for (int k = 0; k < K; ++k) mean += lr[k];
     mean /= K;
     double var = 0;
     for (int k = 0; k < K; ++k) var += (lr[k] - mean) * (lr[k] - mean);
     sd = std::sqrt(var / K);
-    for (int k = 0; k < K; ++k) l[k] = (lr[k] - mean) / (sd + kEps);
-    softmax(lr, soft_raw);
+    const double isd = 1.0 / (sd + kEps);
+    for (int k = 0; k < K; ++k) l[k] = (lr[k] - mean) * isd;
+    softmax(lr, soft_raw, fast);
     c = 0;
     for (int k = 0; k < K; ++k) c += k * soft_raw[k];
-    softmax(l, q);
+    softmax(l, q, fast);
     H = 0;
-    for (int k = 0; k < K; ++k) H -= q[k] * std::log(q[k] + kEps);
+    if (fast) {
+      for (int k = 0; k < K; ++k) fb[k] = static_cast<float>(q[k] + kEps);
+      log_inplace(fb.data(), K);
+      for (int k = 0; k < K; ++k) H -= q[k] * fb[k];
+    } else {
+      for (int k = 0; k < K; ++k) H -= q[k] * std::log(q[k] + kEps);
+    }
   }
 
-  static void softmax(const std::vector<double>& v, std::vector<double>& out) {
+  void softmax(const std::vector<double>& v, std::vector<double>& out, bool fast) {
     const double mx = *std::max_element(v.begin(), v.end());
+    const size_t n = v.size();
     double z = 0;
-    for (size_t k = 0; k < v.size(); ++k) z += (out[k] = std::exp(v[k] - mx));
-    for (auto& o : out) o /= z;
+    if (fast) {
+      fb.resize(n);
+      for (size_t k = 0; k < n; ++k) fb[k] = static_cast<float>(v[k] - mx);
+      exp_inplace(fb.data(), static_cast<int>(n));
+      for (size_t k = 0; k < n; ++k) z += (out[k] = fb[k]);
+    } else {
+      for (size_t k = 0; k < n; ++k) z += (out[k] = std::exp(v[k] - mx));
+    }
+    const double iz = 1.0 / z;
+    for (auto& o : out) o *= iz;
   }
 };
 
-// Teacher peak window w_k and rest-of-band mask.
-void peak_window(double c_t, int K, std::vector<double>& w, std::vector<double>& mask) {
+// Teacher peak window w_k and rest-of-band mask (fast: float exp, for float inputs).
+void peak_window(double c_t, int K, std::vector<double>& w, std::vector<double>& mask, bool fast,
+                 std::vector<float>& fb) {
   const double sigma = std::max(1.0, std::floor(0.02 * K) / 2.0);
   w.resize(K);
   mask.resize(K);
-  for (int k = 0; k < K; ++k) {
-    const double z = (k - c_t) / sigma;
-    w[k] = std::exp(-0.5 * z * z);
-    mask[k] = std::max(0.0, 1.0 - w[k]);
+  if (fast) {
+    fb.resize(K);
+    for (int k = 0; k < K; ++k) {
+      const double z = (k - c_t) / sigma;
+      fb[k] = static_cast<float>(-0.5 * z * z);
+    }
+    exp_inplace(fb.data(), K);
+    for (int k = 0; k < K; ++k) w[k] = fb[k];
+  } else {
+    for (int k = 0; k < K; ++k) {
+      const double z = (k - c_t) / sigma;
+      w[k] = std::exp(-0.5 * z * z);
+    }
   }
+  for (int k = 0; k < K; ++k) mask[k] = std::max(0.0, 1.0 - w[k]);
 }
 
 double smooth_l1(double d) { return std::fabs(d) < 1 ? 0.5 * d * d : std::fabs(d) - 0.5; }
@@ -77,7 +114,7 @@ void rpm_fwd(const F* s, const F* t, long B, const Basis<F>& bs, bool demean, F*
       const long b = r0 + i, o = b * K;
       st.compute(re_s + o, im_s + o, K);
       tt.compute(re_t + o, im_t + o, K);
-      peak_window(tt.c, K, w, mask);
+      peak_window(tt.c, K, w, mask, std::is_same<F, float>::value, tt.fb);
       double sw = 0, sm = 0, lp = 0, lo = 0, pw = 0, ptot = 0;
       for (int k = 0; k < K; ++k) {
         const double d = std::fabs(st.l[k] - tt.l[k]);
@@ -107,7 +144,7 @@ void rpm_bwd(const F* grad_comps, const F* re_s, const F* im_s, const F* re_t, c
       const long b = r0 + i, o = b * K;
       st.compute(re_s + o, im_s + o, K);
       tt.compute(re_t + o, im_t + o, K);
-      peak_window(tt.c, K, w, mask);
+      peak_window(tt.c, K, w, mask, std::is_same<F, float>::value, tt.fb);
       const double gpk = grad_comps[b * 3 + 0], goff = grad_comps[b * 3 + 1], gsh = grad_comps[b * 3 + 2];
       double sw = 0, sm = 0;
       for (int k = 0; k < K; ++k) { sw += w[k]; sm += mask[k]; }
@@ -115,8 +152,16 @@ void rpm_bwd(const F* grad_comps, const F* re_s, const F* im_s, const F* re_t, c
       const double gH = gsh * smooth_l1_grad(st.H - tt.H);
       const double gc = gsh * smooth_l1_grad(st.c - tt.c);
       double qu = 0;
+      if (std::is_same<F, float>::value) {
+        st.fb.resize(K);
+        for (int k = 0; k < K; ++k) st.fb[k] = static_cast<float>(st.q[k] + kEps);
+        log_inplace(st.fb.data(), K);
+        for (int k = 0; k < K; ++k) u[k] = st.fb[k];
+      } else {
+        for (int k = 0; k < K; ++k) u[k] = std::log(st.q[k] + kEps);
+      }
       for (int k = 0; k < K; ++k) {
-        u[k] = -(std::log(st.q[k] + kEps) + st.q[k] / (st.q[k] + kEps));
+        u[k] = -(u[k] + st.q[k] / (st.q[k] + kEps));
         qu += st.q[k] * u[k];
       }
       double glmean = 0, glu = 0;

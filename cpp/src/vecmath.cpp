@@ -155,6 +155,48 @@ RPPG_AVX2 float kl_row_avx2(const float* rs, const float* is, const float* rt, c
   }
   return static_cast<float>(hsum(vl));
 }
+
+// e^x for 8 floats: x = n ln2 + r, |r| <= ln2/2, e^r by a degree-6 Taylor polynomial (rel. error
+// < 2e-7), 2^n added to the exponent. x < -87.3 flushes to 0, x > 88.7 gives inf, NaN stays NaN.
+RPPG_AVX2 inline __m256 exp8(__m256 x) {
+  const __m256 hi = _mm256_set1_ps(88.7f), lo = _mm256_set1_ps(-87.3f);
+  const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ), over = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
+  const __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), xc);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860682030941723212e-6f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 720);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  // 2^n: n in [-126, 128]; split as 2^(n/2) * 2^(n - n/2) to keep both factors normal.
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+  __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+  y = _mm256_andnot_ps(under, y);
+  y = _mm256_blendv_ps(y, _mm256_set1_ps(std::numeric_limits<float>::infinity()), over);
+  const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+  return _mm256_blendv_ps(y, x, nan);
+}
+
+RPPG_AVX2 void log_avx2(float* x, int n) {
+  int k = 0;
+  for (; k + 8 <= n; k += 8) _mm256_storeu_ps(x + k, log8(_mm256_loadu_ps(x + k)));
+  for (; k < n; ++k) x[k] = std::log(x[k]);
+}
+
+RPPG_AVX2 void exp_avx2(float* x, int n) {
+  int k = 0;
+  for (; k + 8 <= n; k += 8) _mm256_storeu_ps(x + k, exp8(_mm256_loadu_ps(x + k)));
+  for (; k < n; ++k) x[k] = std::exp(x[k]);
+}
 #endif
 
 }  // namespace
@@ -170,6 +212,20 @@ float kl_row(const float* rs, const float* is, const float* rt, const float* it,
 double kl_row(const double* rs, const double* is, const double* rt, const double* it, int n, double eps,
               double* hs, double* ht, double* pbuf) {
   return kl_row_generic(rs, is, rt, it, n, eps, hs, ht, pbuf);
+}
+
+void log_inplace(float* x, int n) {
+#ifdef RPPG_X86_AVX2
+  if (cpu_has_avx2()) return log_avx2(x, n);
+#endif
+  for (int k = 0; k < n; ++k) x[k] = std::log(x[k]);
+}
+
+void exp_inplace(float* x, int n) {
+#ifdef RPPG_X86_AVX2
+  if (cpu_has_avx2()) return exp_avx2(x, n);
+#endif
+  for (int k = 0; k < n; ++k) x[k] = std::exp(x[k]);
 }
 
 }  // namespace rppg

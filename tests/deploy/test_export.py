@@ -104,3 +104,24 @@ def test_contract_from_onnx_rejects_garbage(tmp_path):
         contract_from_onnx(p)
     with pytest.raises(ValueError, match="version"):
         Contract.from_dict({"version": 99})
+
+
+def test_load_checkpoint_model_reads_trainer_checkpoints(tmp_path):
+    from rppg_distill.deploy.export import load_checkpoint_model
+    from rppg_distill.models import build_model
+
+    m = build_model("efficientphys_c", img_size=36)
+    cfg = {"model": {"name": "efficientphys_c", "kwargs": {}}, "data": {"img_size": 36}}
+    torch.save({"modules": {"model": m.state_dict()}, "config": cfg, "step": 3}, tmp_path / "c.pt")
+    got, info = load_checkpoint_model(tmp_path / "c.pt")
+    assert info["arch"] == "efficientphys_c" and info["step"] == 3
+    for k, v in m.state_dict().items():
+        assert torch.equal(got.state_dict()[k], v), k
+
+
+def test_load_checkpoint_model_refuses_a_checkpoint_without_weights(tmp_path):
+    from rppg_distill.deploy.export import load_checkpoint_model
+
+    torch.save({"config": {"model": "efficientphys_c"}}, tmp_path / "c.pt")
+    with pytest.raises(ValueError, match="no model weights"):
+        load_checkpoint_model(tmp_path / "c.pt")

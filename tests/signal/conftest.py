@@ -4,18 +4,12 @@ from pathlib import Path
 import pytest
 
 _spec = importlib.util.spec_from_file_location(
-    "_rppg_spectral_fallback", Path(__file__).parent / "spectral_fallback.py")
-_fb = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_fb)
-
-
-@pytest.fixture(autouse=True)
-def core_or_fallback(monkeypatch):
-    """Use the spectral core when built; otherwise the test-only fallback (see spectral_fallback.py)."""
-    return _fb.install(monkeypatch)
+    "_rppg_independent_dft", Path(__file__).parent / "independent_dft.py")
+_dft = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_dft)
 
 
 @pytest.fixture
 def independent_peak_frequency():
     """The test-only direct-DFT peak picker, used as an independent expectation."""
-    return _fb._fallback_peak_frequency
+    return _dft.independent_peak_frequency

@@ -106,6 +106,9 @@ def export_student(checkpoint: Path, cfg, out_path: Path, calib=None) -> dict:
     model.load_state_dict(ck["modules"]["model"])
     contract = Contract(model=cfg.model.name, frames=int(cfg.data.clip_len), height=int(cfg.data.img_size),
                         width=int(cfg.data.img_size), normalization=cfg.data.transform, fs=float(cfg.data.fs),
+                        # diff_normalized labels: the model predicts the pulse's frame difference;
+                        # the runtime integrates "diff_bvp" outputs before stitching and HR
+                        output="diff_bvp" if (cfg.data.label_transform or cfg.data.transform) == "diff_normalized" else "bvp",
                         band=tuple(cfg.eval.band))
     rep = export_onnx(model.eval(), out_path, contract, batch="dynamic", parity_clips=calib)
     return {"path": str(rep.path), "exporter": rep.exporter, "opset": rep.opset,

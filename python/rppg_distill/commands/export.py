@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     cfg = info.get("config") or {}
     arch = info["arch"]
-    size = size or int(getattr(model, "img_size", 0) or _cfg_get(cfg, "data.size", "size", default=72))
+    size = size or int(getattr(model, "img_size", 0) or _cfg_get(cfg, "data.img_size", "data.size", "size", default=72))
     contract = Contract(
         model=arch,
         frames=args.frames or int(_cfg_get(cfg, "data.clip_len", "clip_len", "frames", default=160)),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -36,6 +36,11 @@ def default_label_transform(transform: str | Sequence[str]) -> str:
     if len(names) == 1:
         return names[0]
     return "diff_normalized" if "diff_normalized" in names else "standardized"
+
+
+def _has(e: CacheEntry, name: str) -> bool:
+    """Whether the cache entry holds the array ``name`` ("bvp", "radar")."""
+    return name in e.manifest.get("files", {})
 
 
 def _as_cache(cache) -> ClipCache:
@@ -89,6 +94,24 @@ class _ClipsBase(Dataset):
         bad = np.concatenate([[0], np.cumsum(~ok)])
         return [s for s in starts if bad[s + self.clip_len] - bad[s] == 0]
 
+    def _index_single(self, reject: Callable[[CacheEntry], str | None], what: str) -> None:
+        """Index the windows of every entry; ``reject(e)`` gives a reason to skip ``e`` or None."""
+        self.index: list[tuple[int, int]] = []
+        kept = []
+        for e in self.entries:
+            why = reject(e)
+            if why is not None:
+                self.skipped.append((e.key, why))
+                continue
+            ws = self._windows(e.n_usable, [e.face_ok])
+            if not ws:
+                self.skipped.append((e.key, f"no full window ({e.n_usable} usable frames)"))
+                continue
+            kept.append(e)
+            self.index += [(len(kept) - 1, s) for s in ws]
+        self.entries = kept
+        self._check_nonempty(what)
+
     def _check_nonempty(self, what: str) -> None:
         if not self.index:
             reasons = "; ".join(f"{k}: {r}" for k, r in self.skipped[:10]) or "no entries"
@@ -141,22 +164,10 @@ class SingleViewClips(_ClipsBase):
                  views: Sequence[str] | None = None):
         super().__init__(cache, records, clip_len, stride, transform, label_transform,
                          require_face)
-        self.index: list[tuple[int, int]] = []
-        kept = []
-        for e in self.entries:
-            if views is not None and e.view not in views:
-                continue
-            if require_label and "bvp" not in e.manifest.get("files", {}):
-                self.skipped.append((e.key, "no bvp label"))
-                continue
-            ws = self._windows(e.n_usable, [e.face_ok])
-            if not ws:
-                self.skipped.append((e.key, f"no full window ({e.n_usable} usable frames)"))
-                continue
-            kept.append(e)
-            self.index += [(len(kept) - 1, s) for s in ws]
-        self.entries = kept
-        self._check_nonempty("clips")
+        if views is not None:
+            self.entries = [e for e in self.entries if e.view in views]
+        self._index_single(
+            lambda e: "no bvp label" if require_label and not _has(e, "bvp") else None, "clips")
 
     def __getitem__(self, i: int) -> dict:
         ei, s = self.index[i]
@@ -206,7 +217,7 @@ class MultiViewPairs(_ClipsBase):
                 if abs(t.fps - st.fps) > fps_tol:
                     self.skipped.append((st.key, f"fps {st.fps} != teacher {t.fps}"))
                     continue
-                has_lab = any("bvp" in e.manifest.get("files", {}) for e in (t, st))
+                has_lab = _has(t, "bvp") or _has(st, "bvp")
                 if require_label and not has_lab:
                     self.skipped.append((st.key, "no bvp label"))
                     continue
@@ -252,24 +263,13 @@ class VideoRadarPairs(_ClipsBase):
         if radar_transform not in ("standardized", "raw"):
             raise ValueError(f"radar_transform must be standardized or raw, not {radar_transform!r}")
         self.radar_transform = radar_transform
-        self.index = []
-        kept = []
-        for e in self.entries:
-            files = e.manifest.get("files", {})
-            if "radar" not in files:
-                self.skipped.append((e.key, "no radar"))
-                continue
-            if require_label and "bvp" not in files:
-                self.skipped.append((e.key, "no bvp label"))
-                continue
-            ws = self._windows(e.n_usable, [e.face_ok])
-            if not ws:
-                self.skipped.append((e.key, f"no full window ({e.n_usable} usable frames)"))
-                continue
-            kept.append(e)
-            self.index += [(len(kept) - 1, s) for s in ws]
-        self.entries = kept
-        self._check_nonempty("video/radar clips")
+
+        def reject(e: CacheEntry) -> str | None:
+            if not _has(e, "radar"):
+                return "no radar"
+            return "no bvp label" if require_label and not _has(e, "bvp") else None
+
+        self._index_single(reject, "video/radar clips")
 
     def __getitem__(self, i: int) -> dict:
         ei, s = self.index[i]

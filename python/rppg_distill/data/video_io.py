@@ -14,9 +14,7 @@ A folder of ``*.png`` frames is also accepted by the readers (``read_frame_folde
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -26,6 +24,8 @@ try:  # cv2 is a core dependency, but keep the import error readable
     import cv2
 except ModuleNotFoundError as _err:  # pragma: no cover
     raise ModuleNotFoundError("rppg_distill.data.video_io needs opencv-python-headless<5") from _err
+
+from rppg_distill.data.atomic import atomic_save
 
 __all__ = ["read_video", "video_fps", "avi_header_fps", "video_info", "write_video", "iter_video",
            "read_frame_folder", "write_frame_folder", "natural_key"]
@@ -180,11 +180,9 @@ def write_video(path: str | Path, frames: np.ndarray | Sequence[np.ndarray], fps
     frames = _check_frames(frames)
     if not np.isfinite(fps) or fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps!r} (writing {path})")
-    path.parent.mkdir(parents=True, exist_ok=True)
     n, h, w, _ = frames.shape
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".avi", dir=path.parent)
-    os.close(fd)
-    try:
+
+    def save(tmp: str) -> None:
         fourcc = cv2.VideoWriter_fourcc(*codec)
         if codec == "MJPG":
             writer = cv2.VideoWriter(tmp, cv2.CAP_OPENCV_MJPEG, fourcc, float(fps), (w, h),
@@ -198,12 +196,8 @@ def write_video(path: str | Path, frames: np.ndarray | Sequence[np.ndarray], fps
                 writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
         finally:
             writer.release()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    atomic_save(path, save, suffix=path.suffix or ".avi")
     return path
 
 
@@ -236,8 +230,10 @@ def write_frame_folder(folder: str | Path, frames: np.ndarray, name: str = "fram
     folder.mkdir(parents=True, exist_ok=True)
     for i, f in enumerate(frames):
         target = folder / name.format(i=i)
-        tmp = target.with_name("." + target.name + ".tmp.png")
-        if not cv2.imwrite(str(tmp), cv2.cvtColor(f, cv2.COLOR_RGB2BGR)):
-            raise ValueError(f"cannot write frame {target}")
-        os.replace(tmp, target)
+
+        def save(tmp: str, f=f, target=target) -> None:
+            if not cv2.imwrite(tmp, cv2.cvtColor(f, cv2.COLOR_RGB2BGR)):
+                raise ValueError(f"cannot write frame {target}")
+
+        atomic_save(target, save, suffix=".png")
     return folder

@@ -211,11 +211,30 @@ def export_onnx(model, path, contract: Contract, *, batch: int | str = "dynamic"
     return ExportReport(path, side, contract, kind, report["opset"], report["ops"], parity)
 
 
+def _accepts(arch: str, name: str) -> bool:
+    """Whether the model class behind ``arch`` takes the constructor argument ``name``."""
+    import inspect
+
+    from rppg_distill.models import MODELS
+
+    cls = MODELS.get(arch.lower())
+    if cls is None:
+        return True  # let build_model report the unknown name
+    params = inspect.signature(cls).parameters
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
 def load_checkpoint_model(checkpoint: str | Path | None, arch: str | None = None, **model_kwargs):
     """Build a model from a trainer checkpoint (or random weights when ``checkpoint`` is None).
 
-    Understands checkpoints that describe themselves: a dict with "state_dict" or "model" (weights)
-    and "config" / "model_name" / "model_kwargs". Returns (model, info dict from the checkpoint).
+    Understands checkpoints that describe themselves: the trainer's (weights in
+    ``modules["model"]``, ``config["model"] = {"name", "kwargs"}``, ``config["data"]["img_size"]``),
+    or a dict with "state_dict" / "model" / "student" weights and "config" / "model_name" /
+    "model_kwargs", or a bare state dict. Loaded with ``weights_only=True`` (no arbitrary objects).
+    Returns (model, info dict from the checkpoint).
+
+    Raises:
+        ValueError: the file holds no model weights (never silently exports random weights).
     """
     import torch
 
@@ -224,14 +243,18 @@ def load_checkpoint_model(checkpoint: str | Path | None, arch: str | None = None
     info: dict = {}
     state = None
     if checkpoint is not None:
-        ckpt = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
+        # weights_only: a checkpoint is user input; trainer checkpoints hold only plain types
+        ckpt = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
         if not isinstance(ckpt, dict):
             raise ValueError(f"{checkpoint}: not a rppg-distill checkpoint (got {type(ckpt).__name__})")
-        state = ckpt.get("state_dict") or ckpt.get("model") or ckpt.get("student")
-        if state is None and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        modules = ckpt.get("modules") if isinstance(ckpt.get("modules"), dict) else {}
+        state = (modules.get("model") or ckpt.get("state_dict") or ckpt.get("model")
+                 or ckpt.get("student"))
+        if state is None and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
             state = ckpt
-        if isinstance(state, torch.nn.Module):
-            state = state.state_dict()
+        if not isinstance(state, dict) or not state:
+            raise ValueError(f"{checkpoint}: no model weights found (looked for modules['model'], "
+                             f"state_dict, model, student, or a bare state dict)")
         cfg = ckpt.get("config") or {}
         info = {"config": cfg, **{k: ckpt[k] for k in ("step", "metrics", "versions") if k in ckpt}}
         mcfg = cfg.get("model", {}) if isinstance(cfg, dict) else {}
@@ -239,7 +262,12 @@ def load_checkpoint_model(checkpoint: str | Path | None, arch: str | None = None
             mcfg = {"name": mcfg}
         arch = arch or ckpt.get("model_name") or mcfg.get("name") or cfg.get("student")
         model_kwargs = {**(ckpt.get("model_kwargs") or mcfg.get("kwargs") or {}), **model_kwargs}
+        dcfg = cfg.get("data") if isinstance(cfg, dict) else None
+        if isinstance(dcfg, dict) and "img_size" in dcfg:
+            model_kwargs.setdefault("img_size", int(dcfg["img_size"]))
     arch = arch or "efficientphys_c"
+    if "img_size" in model_kwargs and not _accepts(arch, "img_size"):
+        model_kwargs.pop("img_size")  # e.g. PhysNet: size-agnostic
     model = build_model(arch, **model_kwargs)
     if state is not None:
         # strip a DDP / compile prefix

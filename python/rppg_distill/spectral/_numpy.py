@@ -47,9 +47,9 @@ def psd_kl(student, teacher, fs, band, mode, n_fft, step_hz, window, periodic, d
     check_reduction(reduction)
     s, t = _pair(student, teacher)
     spec = grid_spec(s.shape[1], fs, band, n_fft, step_hz)
-    loss = load_core().psd_kl_forward(s, t, _frequencies(s.shape[1], *spec), spec[0],
-                                      check_window(window), bool(periodic), bool(demean),
-                                      float(eps))[0]
+    loss = load_core().psd_kl_fused_forward(s, t, _frequencies(s.shape[1], *spec), spec[0],
+                                            check_window(window), bool(periodic), bool(demean),
+                                            float(eps), False, False)[0]
     if reduction == "mean":
         return loss.mean(dtype=np.float64).astype(loss.dtype)
     return loss.sum(dtype=np.float64).astype(loss.dtype) if reduction == "sum" else loss

@@ -109,7 +109,62 @@ class _BandPSD(torch.autograd.Function):
         return gx, None, None
 
 
+class _BandPSDFast(torch.autograd.Function):
+    """Eager CPU band_psd with the options resolved once (see band_psd); saved state stays numpy."""
+
+    @staticmethod
+    def forward(ctx, x, freqs, spec, tail):
+        out, re, im = _core.band_psd_forward(x.numpy(), freqs, spec[0], *tail)
+        ctx.st = (out, re, im, x.shape[1], freqs, spec, tail)
+        return torch.from_numpy(out)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        out, re, im, T, freqs, spec, tail = ctx.st
+        gx = _core.band_psd_backward(g.numpy(), out, re, im, T, freqs, spec[0], *tail)
+        return torch.from_numpy(gx), None, None, None
+
+
+# Option tuples -> (spec, freqs, tail) for the eager fast paths of band_psd / rpm_components.
+_OPT_CACHE: dict = {}
+
+
+def _cached_opts(key, make):
+    try:
+        entry = _OPT_CACHE.get(key)
+    except TypeError:  # unhashable option: general path
+        return None
+    if entry is None:
+        try:
+            entry = make()
+        except (TypeError, ValueError):
+            return None
+        if len(_OPT_CACHE) >= 1024:
+            _OPT_CACHE.clear()
+        _OPT_CACHE[key] = entry
+    return entry
+
+
 def band_psd(x, fs, band, n_fft, step_hz, window, periodic, demean, normalize, eps):
+    if type(x) in _EAGER_TYPES and x.is_cpu and x.dim() == 2 and not _is_compiling():
+        T = x.shape[1]
+
+        def make():
+            spec = grid_spec(T, fs, band, n_fft, step_hz)
+            tail = (check_window(window), bool(periodic), bool(demean), bool(normalize), float(eps))
+            return spec, _frequencies(T, *spec), tail
+
+        entry = _cached_opts(("band_psd", T, fs, band, n_fft, step_hz, window, periodic, demean, normalize,
+                              eps), make)
+        if entry is not None:
+            spec, freqs, tail = entry
+            try:
+                if _grad_enabled() and x.requires_grad:
+                    return _BandPSDFast.apply(x, freqs, spec, tail)
+                return torch.from_numpy(_core.band_psd_forward(x.detach().numpy(), freqs, spec[0], *tail)[0])
+            except (TypeError, ValueError, RuntimeError):
+                pass  # the general path raises the documented error
     _check(x, "x", allow_1d=True)
     squeeze = x.dim() == 1
     if squeeze:
@@ -220,7 +275,77 @@ class _PSDKL(torch.autograd.Function):
         return gs, gt, None, None, None, None
 
 
+class _PSDKLFast(torch.autograd.Function):
+    """Eager CPU path through a cached core Spec (see psd_kl): one core call each way, the reduction
+    done in the core, the saved state kept as numpy arrays."""
+
+    @staticmethod
+    def forward(ctx, student, teacher, h, need_s, need_t, scale):
+        loss, hs, ht = _core.psd_kl_fused_forward_h(h, student.numpy(), teacher.numpy(), need_s, need_t, scale)
+        ctx.st = (h, hs, ht, scale or 1.0)
+        return torch.from_numpy(loss)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        h, hs, ht, scale = ctx.st
+        g = g.numpy()
+        gs = None if hs is None else torch.from_numpy(_core.psd_kl_fused_backward_h(h, hs, g, scale))
+        gt = None if ht is None else torch.from_numpy(_core.psd_kl_fused_backward_h(h, ht, g, scale))
+        return gs, gt, None, None, None, None
+
+
+# Fast-path cache: options tuple -> (core Spec, symmetric, reduction code 0 none / 1 sum / 2 mean).
+_KL_FAST: dict = {}
+_RED = {"none": 0, "sum": 1, "mean": 2}
+_is_compiling = torch.compiler.is_compiling
+_grad_enabled = torch.is_grad_enabled
+
+
+def _kl_fast_entry(T, fs, band, mode, n_fft, step_hz, window, periodic, demean, eps, reduction):
+    symmetric = check_mode(mode)
+    check_reduction(reduction)
+    spec = grid_spec(T, fs, band, n_fft, step_hz)
+    h = _core.Spec(T, _frequencies(T, *spec), spec[0], check_window(window), bool(periodic), bool(demean),
+                   float(eps))
+    return h, symmetric, _RED[reduction]
+
+
 def psd_kl(student, teacher, fs, band, mode, n_fft, step_hz, window, periodic, demean, eps, reduction):
+    # Fast path: eager CPU tensors, options seen before. Any bad input makes the core raise, and the
+    # general path below then re-checks and raises the documented error.
+    if (type(student) in _EAGER_TYPES and type(teacher) in _EAGER_TYPES and student.is_cpu and teacher.is_cpu
+            and student.dim() == 2 and not _is_compiling()):
+        key = (student.shape[1], fs, band, mode, n_fft, step_hz, window, periodic, demean, eps, reduction)
+        try:
+            entry = _KL_FAST.get(key)
+        except TypeError:  # unhashable option (a list band): general path
+            entry = key = None
+        if entry is None and key is not None:
+            try:
+                entry = _kl_fast_entry(*key)
+            except (TypeError, ValueError):
+                entry = None
+            else:
+                if len(_KL_FAST) >= 1024:
+                    _KL_FAST.clear()
+                _KL_FAST[key] = entry
+        if entry is not None:
+            h, symmetric, red = entry
+            scale = 0.0 if red == 0 else (1.0 if red == 1 else 1.0 / student.shape[0])
+            grad = _grad_enabled()
+            need_s = grad and student.requires_grad
+            need_t = grad and symmetric and teacher.requires_grad
+            try:
+                if need_s or need_t:
+                    if not symmetric and teacher.requires_grad:
+                        teacher = teacher.detach()
+                    return _PSDKLFast.apply(student, teacher, h, need_s, need_t, scale)
+                return torch.from_numpy(_core.psd_kl_fused_forward_h(h, student.detach().numpy(),
+                                                                     teacher.detach().numpy(),
+                                                                     False, False, scale)[0])
+            except (TypeError, ValueError, RuntimeError):
+                pass  # the general path raises the documented error
     _check_pair(student, teacher)
     symmetric = check_mode(mode)
     check_reduction(reduction)
@@ -301,7 +426,47 @@ class _RPM(torch.autograd.Function):
         return gs, None, None
 
 
+class _RPMFast(torch.autograd.Function):
+    """Eager CPU rpm_components with the options resolved once; saved state stays numpy."""
+
+    @staticmethod
+    def forward(ctx, student, teacher, freqs, fs):
+        comps, cen, ratio, *saved = _core.rpm_components_forward(student.numpy(), teacher.numpy(), freqs, fs,
+                                                                 *_RPM_TAIL)
+        ctx.st = (saved, student.shape[1], freqs, fs)
+        cen, ratio = torch.from_numpy(cen), torch.from_numpy(ratio)
+        ctx.mark_non_differentiable(cen, ratio)
+        return torch.from_numpy(comps), cen, ratio
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g_comps, g_cen, g_ratio):
+        saved, T, freqs, fs = ctx.st
+        gs = _core.rpm_components_backward(g_comps.numpy(), *saved, T, freqs, fs, *_RPM_TAIL)
+        return torch.from_numpy(gs), None, None, None
+
+
 def rpm_components(student, teacher, fs, band, n_fft):
+    if (type(student) in _EAGER_TYPES and type(teacher) in _EAGER_TYPES and student.is_cpu and teacher.is_cpu
+            and student.dim() == 2 and not _is_compiling()):
+        T = student.shape[1]
+
+        def make():
+            spec = grid_spec(T, fs, band, n_fft, None)
+            return spec, _frequencies(T, *spec), None
+
+        entry = _cached_opts(("rpm", T, fs, band, n_fft), make)
+        if entry is not None:
+            spec, freqs, _ = entry
+            teacher = teacher.detach()
+            try:
+                if _grad_enabled() and student.requires_grad:
+                    return _RPMFast.apply(student, teacher, freqs, spec[0])
+                comps, cen, ratio = _core.rpm_components_forward(student.detach().numpy(), teacher.numpy(), freqs,
+                                                                 spec[0], *_RPM_TAIL)[:3]
+                return torch.from_numpy(comps), torch.from_numpy(cen), torch.from_numpy(ratio)
+            except (TypeError, ValueError, RuntimeError):
+                pass  # the general path raises the documented error
     _check_pair(student, teacher)
     spec = grid_spec(student.shape[1], fs, band, n_fft, None)
     teacher = teacher.detach()

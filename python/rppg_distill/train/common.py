@@ -20,17 +20,36 @@ def psd_kl(student: torch.Tensor, teacher: torch.Tensor, fs: float, band, mode: 
                  mode=mode, n_fft=n_fft)
 
 
-def hr_bpm(x: np.ndarray, fs: float, band=(0.5, 3.0), resolution_bpm: float = 0.1) -> np.ndarray:
+def hr_bpm(x: np.ndarray, fs: float, band=(0.5, 3.0), resolution_bpm: float = 0.1, *,
+           detrend: bool = False) -> np.ndarray:
     """HR per row of x [B, T] as the spectral peak in ``band`` (``rppg_distill.signal.hr_fft``)."""
     from rppg_distill.signal import hr_fft
 
     x = np.asarray(x, dtype=np.float64)
-    return np.atleast_1d(hr_fft(x, fs, band=band, resolution_bpm=resolution_bpm))
+    return np.atleast_1d(hr_fft(x, fs, band=band, resolution_bpm=resolution_bpm, detrend=detrend))
 
 
-def peak_concentration(x: np.ndarray, fs: float, band=(0.5, 3.0)) -> np.ndarray:
+def to_pulse(x: np.ndarray, transform: str) -> tuple[np.ndarray, bool]:
+    """Model outputs / labels in the label space of ``transform`` -> pulse-like signals for HR.
+
+    With ``diff_normalized`` labels the model predicts the normalized frame *difference* of the
+    pulse. Its spectrum is the pulse spectrum times f, so the 2nd/3rd harmonic often outweighs the
+    fundamental and an FFT peak on it is not the heart rate (measured on the demo set: 169 bpm
+    "HR" for a 56 bpm pulse). As in rPPG-Toolbox, integrate (cumsum) first and detrend (the
+    returned flag asks :func:`hr_bpm` for the smoothness-priors detrend)."""
+    x = np.asarray(x, dtype=np.float64)
+    if transform == "diff_normalized":
+        return np.cumsum(x, axis=-1), True
+    return x, False
+
+
+def peak_concentration(x: np.ndarray, fs: float, band=(0.5, 3.0), *, detrend: bool = False) -> np.ndarray:
     """max P / sum P inside the band, per row (METHODS.md §2)."""
     x = np.asarray(x, dtype=np.float64)
+    if detrend:
+        from rppg_distill.signal import detrend as _detrend
+
+        x = np.stack([_detrend(r, 100.0) for r in x])
     x = x - x.mean(-1, keepdims=True)
     n = int(2 ** math.ceil(math.log2(8 * x.shape[-1])))
     P = np.abs(np.fft.rfft(x * np.hanning(x.shape[-1]), n=n)) ** 2

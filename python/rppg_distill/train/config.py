@@ -82,7 +82,9 @@ class DataConfig:
     # clips
     clip_len: int = 180
     stride: int = 180
-    transform: str = "diff_normalized"
+    transform: str = "diff_normalized"      # model input: diff_normalized | standardized | raw
+    label_transform: str = ""               # label: "" = same as transform; "diff_normalized" labels
+                                            # are integrated (cumsum + detrend) before HR
     fs: float = 30.0
     split: tuple[float, float, float] = (0.7, 0.1, 0.2)   # train/val/test by subject
     split_seed: int = 0
@@ -117,7 +119,10 @@ class CrossViewConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
-    data: DataConfig = field(default_factory=DataConfig)
+    # EfficientPhys-C differences its input itself: standardized frames in, diff_normalized labels
+    # (rPPG-Toolbox's EfficientPhys setting). diff_normalized *frames* would be differenced twice.
+    data: DataConfig = field(default_factory=lambda: DataConfig(transform="standardized",
+                                                                label_transform="diff_normalized"))
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 

@@ -262,8 +262,10 @@ def evaluate_student(model, test, cfg: CrossModalConfig, device) -> dict:
         preds.append(model(x).float().cpu())
         labels.append(b["bvp"].float())
     pred, bvp = torch.cat(preds).numpy(), torch.cat(labels).numpy()
-    hp = common.hr_bpm(pred, cfg.data.fs, cfg.eval.band, cfg.eval.resolution_bpm)
-    ht = common.hr_bpm(bvp, cfg.data.fs, cfg.eval.band, cfg.eval.resolution_bpm)
+    pred, det = common.to_pulse(pred, cfg.data.label_transform or cfg.data.transform)
+    bvp, _ = common.to_pulse(bvp, cfg.data.label_transform or cfg.data.transform)
+    hp = common.hr_bpm(pred, cfg.data.fs, cfg.eval.band, cfg.eval.resolution_bpm, detrend=det)
+    ht = common.hr_bpm(bvp, cfg.data.fs, cfg.eval.band, cfg.eval.resolution_bpm, detrend=det)
     e = hp - ht
     r = float(np.corrcoef(hp, ht)[0, 1]) if len(e) > 2 and np.std(hp) > 0 and np.std(ht) > 0 else float("nan")
     return {"mae": float(np.abs(e).mean()), "rmse": float(np.sqrt((e ** 2).mean())),

@@ -51,6 +51,11 @@ def split_subjects(records, split, seed):
     return pick(train), pick(val), pick(test)
 
 
+def label_transform(cfg: DataConfig) -> str:
+    """The label space of the clips (``label_transform``, defaulting to ``transform``)."""
+    return cfg.label_transform or cfg.transform
+
+
 def crossview_datasets(cfg: DataConfig, log=print):
     """(train MultiViewPairs, {view: SingleViewClips of the test subjects})."""
     from rppg_distill.data.clips import MultiViewPairs, SingleViewClips
@@ -59,7 +64,9 @@ def crossview_datasets(cfg: DataConfig, log=print):
     cache = _cache(cfg, recs, log)
     train, val, test = split_subjects(recs, cfg.split, cfg.split_seed)
     train = train + val   # the cross-view trainer has no model selection
-    pairs = MultiViewPairs(cache, train, clip_len=cfg.clip_len, stride=cfg.stride, transform=cfg.transform)
+    lt = cfg.label_transform or None
+    pairs = MultiViewPairs(cache, train, clip_len=cfg.clip_len, stride=cfg.stride, transform=cfg.transform,
+                           label_transform=lt)
     if getattr(pairs, "skipped", None):
         log(f"[data] skipped: {pairs.skipped}")
     views = {}
@@ -67,7 +74,7 @@ def crossview_datasets(cfg: DataConfig, log=print):
         rs = [r for r in test if r.view == v]
         if rs:
             views[v] = SingleViewClips(cache, rs, clip_len=cfg.clip_len, stride=cfg.clip_len,
-                                       transform=cfg.transform)
+                                       transform=cfg.transform, label_transform=lt)
     return pairs, views
 
 
@@ -79,6 +86,6 @@ def crossmodal_datasets(cfg: DataConfig, log=print):
     cache = _cache(cfg, recs, log)
     train, val, test = split_subjects(recs, cfg.split, cfg.split_seed)
     mk = lambda rs, stride: VideoRadarPairs(cache, rs, clip_len=cfg.clip_len, stride=stride,  # noqa: E731
-                                            transform=cfg.transform)
+                                            transform=cfg.transform, label_transform=cfg.label_transform or None)
     val_ds = mk(val, cfg.clip_len) if val else mk(train, cfg.clip_len)
     return mk(train, cfg.stride), val_ds, mk(test, cfg.clip_len)

@@ -25,6 +25,8 @@ from typing import Iterator
 
 import numpy as np
 
+from rppg_distill.data.atomic import atomic_save, atomic_write_bytes
+
 CACHE_VERSION = 1
 MANIFEST = "manifest.json"
 _NPY_HEADER = 128  # bytes reserved for the .npy header of streamed arrays
@@ -34,22 +36,16 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = _tmp_name(path)
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def atomic_write_json(path: Path, obj) -> None:
     atomic_write_bytes(path, json.dumps(obj, indent=1, sort_keys=True, default=_json_default).encode())
 
 
 def atomic_save_npy(path: Path, arr: np.ndarray) -> None:
-    tmp = _tmp_name(path)
-    with open(tmp, "wb") as f:
-        np.lib.format.write_array(f, np.ascontiguousarray(arr), allow_pickle=False)
-    os.replace(tmp, path)
+    def save(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.lib.format.write_array(f, np.ascontiguousarray(arr), allow_pickle=False)
+
+    atomic_save(path, save)
 
 
 def _json_default(o):

@@ -16,6 +16,10 @@ Radar processing (DATASETS.md), ``radar_features``:
    (rows 0-4 = Re of bins b-2..b+2, rows 5-9 = Im).
 4. Resample to the video rate (polyphase, ``scipy.signal.resample_poly``; 120 Hz -> 30 fps is /4).
 Frames, label and radar must agree within ``tolerance_frames``; all three are cut to the shortest.
+
+Security: ``rf.pkl`` is a Python pickle and ``vital_dict.npy`` a pickled dict (``allow_pickle``);
+that is the dataset's real format, so both are unpickled. Unpickling runs code: read only
+EquiPleth copies you trust. Every other file in the package is read without pickle.
 """
 
 from __future__ import annotations

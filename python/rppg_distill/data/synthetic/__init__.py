@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rppg_distill.data.atomic import atomic_write_text
 from rppg_distill.data.synthetic import formats
 from rppg_distill.data.synthetic.face import VIEW_SPECS, build_view
 from rppg_distill.data.synthetic.nuisance import NoiseBank, head_motion, illumination
@@ -247,7 +248,5 @@ def generate(out_dir: str | Path, n_subjects: int = 6, *, seed: int = 0, workers
                 "seconds": time.perf_counter() - t0,
                 "recordings": [{k: v for k, v in r.items() if k != "rows"} for r in results]}
     text = json.dumps(manifest, indent=1, default=float)
-    tmp = out_dir / ".synth_manifest.json.tmp"
-    tmp.write_text(text)
-    os.replace(tmp, out_dir / "synth_manifest.json")
+    atomic_write_text(out_dir / "synth_manifest.json", text)
     return manifest

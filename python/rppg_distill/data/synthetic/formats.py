@@ -14,13 +14,13 @@
 from __future__ import annotations
 
 import csv
-import os
+import io
 import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from rppg_distill.data.atomic import atomic_save, atomic_write_text
 from rppg_distill.data.video_io import write_frame_folder, write_video
 
 # Default camera -> view mapping for MCD-rPPG (cam1, cam2, cam3 in the release's listing order;
@@ -30,35 +30,12 @@ MCD_DEFAULT_CAMERA_VIEWS = {"FullHDwebcam": "side_left", "USBVideo": "frontal", 
 MCD_DB_COLUMNS = ["patient_id", "camera", "step", "video", "ppg_sync", "ppg", "pulse", "age", "bmi"]
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
-def _atomic_save(path: Path, save) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        save(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _save_npy(path: Path, obj, allow_pickle: bool = False) -> None:
     def save(p):
         with open(p, "wb") as f:
             np.save(f, obj, allow_pickle=allow_pickle)
 
-    _atomic_save(path, save)
+    atomic_save(path, save)
 
 
 def view_to_camera(camera_views: dict | None = None) -> dict:
@@ -75,13 +52,13 @@ def write_mcd_view(root: Path, pid: str, camera: str, state: str, frames: np.nda
     write_video(video, frames, fps, codec=codec, quality=quality)
     t = np.arange(len(ppg_frames)) / fps
     lines = "".join(f"{v:.6f} {ti:.4f}\n" for v, ti in zip(ppg_frames, t))
-    _atomic_write_text(Path(root) / "ppg_sync" / f"{stem}.txt", lines)
+    atomic_write_text(Path(root) / "ppg_sync" / f"{stem}.txt", lines)
     return {"patient_id": pid, "camera": camera, "step": state, "video": f"video/{stem}.avi",
             "ppg_sync": f"ppg_sync/{stem}.txt", "ppg": f"ppg/{pid}_{state}.PW"}
 
 
 def write_mcd_raw_ppg(root: Path, pid: str, state: str, ppg_100hz: np.ndarray) -> None:
-    _atomic_write_text(Path(root) / "ppg" / f"{pid}_{state}.PW", "".join(f"{v:.6f}\n" for v in ppg_100hz))
+    atomic_write_text(Path(root) / "ppg" / f"{pid}_{state}.PW", "".join(f"{v:.6f}\n" for v in ppg_100hz))
 
 
 def write_mcd_db(root: Path, rows: list[dict]) -> Path:
@@ -90,17 +67,12 @@ def write_mcd_db(root: Path, rows: list[dict]) -> Path:
         pid = str(r["patient_id"])
         return (int(pid) if pid.isdigit() else pid, r["camera"], r["step"])
 
-    path = Path(root) / "db.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".db.csv.", dir=path.parent)
-    with os.fdopen(fd, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=MCD_DB_COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        for r in sorted(rows, key=key):
-            w.writerow(r)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    return path
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=MCD_DB_COLUMNS, extrasaction="ignore")
+    w.writeheader()
+    for r in sorted(rows, key=key):
+        w.writerow(r)
+    return atomic_write_text(Path(root) / "db.csv", buf.getvalue(), newline="")
 
 
 # ------------------------------------------------------------------ UBFC-rPPG
@@ -110,7 +82,7 @@ def write_ubfc(root: Path, subject_num: int, frames: np.ndarray, fps: float, ppg
     write_video(d / "vid.avi", frames, fps, codec=codec, quality=quality)
     t = np.arange(len(ppg_frames)) / fps
     fmt = lambda a: " ".join(f"{v:.8e}" for v in a)  # noqa: E731
-    _atomic_write_text(d / "ground_truth.txt", f"{fmt(ppg_frames)}\n{fmt(hr_frames)}\n{fmt(t)}\n")
+    atomic_write_text(d / "ground_truth.txt", f"{fmt(ppg_frames)}\n{fmt(hr_frames)}\n{fmt(t)}\n")
     return d
 
 
@@ -132,7 +104,7 @@ def write_equipleth(root: Path, vol: int, trial: int, frames: np.ndarray, fps: f
             with open(p, "wb") as f:
                 pickle.dump(rf_payload, f, protocol=4)
 
-        _atomic_save(rf_dir / "rf.pkl", dump)
+        atomic_save(rf_dir / "rf.pkl", dump)
         vital = {"rgbd": {"NOM_PLETHWaveExport": ppg_full.copy(),
                           "timestamps": np.arange(len(ppg_full)) / fps - ppg_offset / fps}}
         _save_npy(rf_dir / "vital_dict.npy", vital, allow_pickle=True)
