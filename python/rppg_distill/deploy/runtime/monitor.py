@@ -12,16 +12,9 @@ last T frames -> overlap-add stitching (Hann weights, each window z-scored) -> H
 peak of the last ``hr_window_s`` seconds (fine grid, interpolated) -> SNR and peak concentration ->
 ``confident`` when both pass their thresholds.
 
-Throughput knobs (``MonitorConfig``; see bench/RUNTIME.md for what each buys):
-- ``mode``: ``"live"`` (camera: windows overlap by half, HR every half window) or ``"offline"``
-  (a file: windows do not overlap, so the model sees each frame once; optionally several windows
-  per model call with ``batch_windows``; ``flush()`` runs a last window over the tail).
-- ``hop``: samples between windows (overrides the mode's default).
-- ``detect_every`` / ``detect_max_side``: the face detector runs every N frames on a copy of the
-  frame downscaled to this longest side; the smoothed box is held in between.
-- ``hr_update_s``: HR and quality are re-estimated at most this often (and only after a window).
-- ``warmup``: run the model and the HR code once at construction, so the first window does not
-  pay for allocations and imports.
+Throughput knobs are documented with ``MonitorConfig`` (config.py). Pieces beside this module:
+``config`` (MonitorConfig, Result), ``stitch`` (OverlapAdd), ``timer`` (StageTimer); their
+names are re-exported here.
 
 A frame without a (recent) face ends the current segment: the result is ``valid=False`` with
 status ``no_face`` and ``hr_bpm`` NaN, and HR starts again after the face comes back and the
@@ -30,83 +23,17 @@ buffer refills. A timestamp gap larger than ``max_gap_s`` also restarts the segm
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .config import MODES, MonitorConfig, Result
 from .hr import peak_frequency, quality
 from .preprocess import normalize_window
-
-
-MODES = ("live", "offline")
-
-
-@dataclasses.dataclass
-class MonitorConfig:
-    mode: str = "live"              # "live" (camera) or "offline" (a file: throughput first)
-    hop: int | None = None          # samples between model windows (live: T // 2, offline: T)
-    batch_windows: int = 1          # offline: windows per model call (dynamic-batch models)
-    hr_window_s: float = 10.0       # seconds of stitched BVP used for each HR estimate
-    min_hr_s: float | None = None   # first HR once this much signal exists (default T / fs)
-    hr_update_s: float = 1.0        # re-estimate HR at most this often (seconds of signal)
-    face_backend: str = "haar"
-    face_kwargs: dict = dataclasses.field(default_factory=dict)
-    detect_every: int = 15          # run the face detector every N frames (tracker in between)
-    detect_max_side: int | None = 160  # haar: detect on a copy with this longest side (None: 320)
-    max_hold: int | None = None     # frames a box stays valid without a fresh detection
-                                    # (default 2 * detect_every)
-    warmup: bool = True             # one model call + HR call at construction
-    max_gap_s: float = 0.5          # larger timestamp gaps restart the segment
-    min_snr_db: float = 0.0
-    min_peak_concentration: float = 0.15
-    min_frame_side: int = 32
-
-
-@dataclasses.dataclass
-class Result:
-    """One result per pushed frame.
-
-    valid: an HR is available for this instant (face present, enough signal).
-    updated: the HR was re-estimated at this frame (a model window just finished).
-    status: "ok", "warming_up", "no_face", "gap", "duplicate_timestamp".
-    bvp_t, bvp: stitched pulse samples finalized at this frame (resampled timeline, seconds).
-    """
-
-    t: float
-    valid: bool
-    hr_bpm: float
-    snr_db: float
-    peak_concentration: float
-    confident: bool
-    face: bool
-    status: str
-    updated: bool = False
-    bvp_t: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
-    bvp: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.float32))
-
-    def row(self) -> dict:
-        return {"t": round(self.t, 4), "valid": int(self.valid),
-                "hr_bpm": round(self.hr_bpm, 2) if self.valid else "",
-                "snr_db": round(self.snr_db, 2) if self.valid else "",
-                "peak_concentration": round(self.peak_concentration, 4) if self.valid else "",
-                "confident": int(self.confident), "face": int(self.face), "status": self.status}
-
-
-class StageTimer:
-    def __init__(self):
-        self.total: dict[str, float] = {}
-        self.count: dict[str, int] = {}
-
-    def add(self, stage: str, seconds: float) -> None:
-        self.total[stage] = self.total.get(stage, 0.0) + seconds
-        self.count[stage] = self.count.get(stage, 0) + 1
-
-    def summary(self) -> dict:
-        return {k: {"total_s": v, "calls": self.count[k], "mean_ms": 1e3 * v / max(self.count[k], 1)}
-                for k, v in self.total.items()}
+from .stitch import OverlapAdd
+from .timer import StageTimer
 
 
 def _open_model(model):
@@ -151,8 +78,7 @@ class Monitor:
         self.tracker = FaceTracker(face_backend, TrackerSettings(
             detect_every=cfg.detect_every, coef=c.face_box_coef, size=int(c.height),
             max_hold=max_hold))
-        w = np.hanning(self.T + 2)[1:-1]
-        self._w = (w / w.max()).astype(np.float64)
+        self._ola = OverlapAdd(self.T, c.output)   # overlap-add stitching of model windows
         self.timer = StageTimer()
         self.frames_in = 0
         self._frame_shape = None
@@ -183,10 +109,7 @@ class Monitor:
         self._ring = np.zeros((self.T, int(self.contract.height), int(self.contract.width), 3),
                               np.float32)
         self._since = 0              # samples since the last model window
-        self._acc = np.zeros(0)      # overlap-add accumulator from absolute index _base
-        self._wsum = np.zeros(0)
-        self._base = 0
-        self._final = 0              # samples [0, _final) already emitted
+        self._ola.reset()            # stitched signal; samples [0, _ola.final) already emitted
         self._hr = (math.nan, math.nan, math.nan, False)
         self._have_hr = False
         self._pending = []           # offline batching: (start, model input [C, T, H, W])
@@ -226,13 +149,11 @@ class Monitor:
                       bvp=bvp if bvp is not None else np.zeros(0, np.float32))
 
     def _emit_final(self, upto: int):
-        upto = min(upto, self._base + len(self._acc))
-        if upto <= self._final:
+        out = self._ola.emit(upto)
+        if out is None:
             return None, None
-        i0, i1 = self._final - self._base, upto - self._base
-        vals = (self._acc[i0:i1] / np.maximum(self._wsum[i0:i1], 1e-12)).astype(np.float32)
-        ts = self._seg_t0 + np.arange(self._final, upto) / self.fs
-        self._final = upto
+        first, vals = out
+        ts = self._seg_t0 + np.arange(first, first + len(vals)) / self.fs
         return ts, vals
 
     def _run_window(self, start: int | None = None, only_from: int | None = None) -> bool:
@@ -268,31 +189,10 @@ class Monitor:
         self.timer.add("model", time.perf_counter() - t0)
         t0 = time.perf_counter()
         for start, yi, fr in zip(starts, y, froms):
-            self._stitch(start, yi, fr)
+            self._ola.add(start, yi, fr)
         self._estimate_hr(starts[-1] + self.T, force=False)
         self._trim(starts[-1] + self.T)
         self.timer.add("hr", time.perf_counter() - t0)
-
-    def _stitch(self, start: int, y: np.ndarray, only_from: int | None = None) -> None:
-        if self.contract.output == "diff_bvp":
-            y = np.cumsum(y)
-            k = np.arange(len(y))
-            y = y - np.polyval(np.polyfit(k, y, 1), k)
-        sd = y.std()
-        y = (y - y.mean()) / sd if sd > 0 else np.zeros_like(y)
-        end = start + self.T
-        need = end - self._base
-        if need > len(self._acc):
-            grow = need - len(self._acc)
-            self._acc = np.concatenate([self._acc, np.zeros(grow)])
-            self._wsum = np.concatenate([self._wsum, np.zeros(grow)])
-        s = start - self._base
-        w = self._w
-        if only_from is not None and only_from > start:
-            w = w.copy()
-            w[:only_from - start] = 0.0
-        self._acc[s:s + self.T] += y * w
-        self._wsum[s:s + self.T] += w
 
     def _estimate_hr(self, end: int, force: bool) -> None:
         """HR on the last hr_window_s seconds of stitched signal ending at sample ``end``, at
@@ -300,12 +200,12 @@ class Monitor:
         if (not force and self._last_hr_end is not None
                 and end - self._last_hr_end < self.hr_every_n):
             return
-        need = end - self._base
-        avail = end - max(self._base, end - self.hr_n)
+        base = self._ola.base
+        avail = end - max(base, end - self.hr_n)
         if not (end >= self.min_hr_n and avail >= self.min_hr_n):
             return
-        lo = max(end - min(self.hr_n, end) - self._base, 0)
-        sig = self._acc[lo:need] / np.maximum(self._wsum[lo:need], 1e-12)
+        lo = max(end - min(self.hr_n, end) - base, 0)
+        sig = self._ola.values(base + lo, end)
         f = float(peak_frequency(sig.astype(np.float32), self.fs, self.contract.band))
         hr = 60.0 * f
         try:
@@ -319,12 +219,7 @@ class Monitor:
 
     def _trim(self, end: int) -> None:
         """Keep only what the HR window and the next windows need."""
-        keep_from = end - max(self.hr_n, self.T) - self.T
-        drop = min(keep_from - self._base, self._final - self._base)
-        if drop > 0:
-            self._acc = self._acc[drop:]
-            self._wsum = self._wsum[drop:]
-            self._base += drop
+        self._ola.trim(end - max(self.hr_n, self.T) - self.T)
 
     # ------------------------------------------------------------------ public
     def push(self, frame, timestamp: float) -> Result:
@@ -396,9 +291,9 @@ class Monitor:
             # the tail window only fills the samples that no window covered
             self._run_window(self._n - self.T, only_from=self._covered)
         self._run_pending()
-        if self._n >= self.T and self._last_hr_end != self._covered and self._acc.size:
+        if self._n >= self.T and self._last_hr_end != self._covered and self._ola.acc.size:
             self._estimate_hr(self._covered, force=True)
-        return self._emit_final(self._base + len(self._acc))
+        return self._emit_final(self._ola.end)
 
     def flush(self) -> tuple[np.ndarray, np.ndarray]:
         """End of the stream: run what is queued (and a last window over the uncovered tail),
