@@ -33,7 +33,10 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--small", action="store_true")
     ap.add_argument("--json", default="bench_train_step.json")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (default 1: on a shared 2-core CPU 2 threads are slower)")
     a = ap.parse_args()
+    torch.set_num_threads(max(1, a.threads))
     from rppg_distill import spectral
     from rppg_distill.spectral import reference
     from rppg_distill.models import build_model

@@ -355,17 +355,17 @@ template <class F>
 py::tuple kl_fwd_h_t(Spec& sp, const py::array& s, const py::array& t, long B, bool need_s, bool need_t,
                      double scale) {
   const Basis<F>& bs = sp.basis(static_cast<F*>(nullptr));
-  const long K = bs.K;
+  const long Kp = bs.Kp;  // h rows padded to 2 Kp: the backward GEMM reads them in place
   Arr<F> loss = scale != 0 ? Arr<F>(std::vector<py::ssize_t>{}) : Arr<F>(B);
   py::object hs_obj = py::none(), ht_obj = py::none();
   F *hs = nullptr, *ht = nullptr;
   if (need_s) {
-    Arr<F> a({B, 2 * K});
+    Arr<F> a({B, 2 * Kp});
     hs = a.mutable_data();
     hs_obj = a;
   }
   if (need_t) {
-    Arr<F> a({B, 2 * K});
+    Arr<F> a({B, 2 * Kp});
     ht = a.mutable_data();
     ht_obj = a;
   }
@@ -374,12 +374,12 @@ py::tuple kl_fwd_h_t(Spec& sp, const py::array& s, const py::array& t, long B, b
     py::gil_scoped_release nogil;
     if (scale != 0) {
       std::vector<F> rows(B);
-      psd_kl_fused_fwd<F>(ptr<F>(s), ptr<F>(t), B, bs, sp.demean, static_cast<F>(sp.eps), rows.data(), hs, ht);
+      psd_kl_fused_fwd<F>(ptr<F>(s), ptr<F>(t), B, bs, sp.demean, static_cast<F>(sp.eps), rows.data(), hs, ht, static_cast<int>(Kp));
       double acc = 0;
       for (long b = 0; b < B; ++b) acc += rows[b];
       *lp = static_cast<F>(acc * scale);
     } else {
-      psd_kl_fused_fwd<F>(ptr<F>(s), ptr<F>(t), B, bs, sp.demean, static_cast<F>(sp.eps), lp, hs, ht);
+      psd_kl_fused_fwd<F>(ptr<F>(s), ptr<F>(t), B, bs, sp.demean, static_cast<F>(sp.eps), lp, hs, ht, static_cast<int>(Kp));
     }
   }
   return py::make_tuple(loss, hs_obj, ht_obj);
@@ -397,9 +397,9 @@ py::tuple kl_fwd_h(Spec& sp, const py::array& s, const py::array& t, bool need_s
 template <class F>
 py::array kl_bwd_h_t(Spec& sp, const py::array& h, const py::array& grad, double scale) {
   const Basis<F>& bs = sp.basis(static_cast<F*>(nullptr));
-  const long K = bs.K, T = bs.T;
-  if (h.ndim() != 2 || h.shape(1) != 2 * K || !(h.flags() & py::array::c_style))
-    throw py::value_error("h must be [B, 2K] C-contiguous from psd_kl_fused_forward_h");
+  const long Kp = bs.Kp, T = bs.T;
+  if (h.ndim() != 2 || h.shape(1) != 2 * Kp || !(h.flags() & py::array::c_style))
+    throw py::value_error("h must be [B, 2Kp] C-contiguous from psd_kl_fused_forward_h");
   const long B = h.shape(0);
   Arr<F> gb;
   const F* g = nullptr;
@@ -417,7 +417,7 @@ py::array kl_bwd_h_t(Spec& sp, const py::array& h, const py::array& grad, double
   Arr<F> gx({B, T});
   {
     py::gil_scoped_release nogil;
-    psd_kl_fused_bwd<F>(g, sc, ptr<F>(h), B, bs, sp.demean, gx.mutable_data());
+    psd_kl_fused_bwd<F>(g, sc, ptr<F>(h), B, bs, sp.demean, gx.mutable_data(), static_cast<int>(Kp));
   }
   return gx;
 }

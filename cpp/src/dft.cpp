@@ -18,70 +18,75 @@ void for_blocks(long B, double flops_per_row, const std::function<void(long, int
 
 template <class F>
 void dft_forward_folded(const F* x, int m, const Basis<F>& bs, bool demean, F* re, F* im, int ld) {
-  const int T = bs.T, H = bs.H, m6 = padded_rows(m);
+  const int T = bs.T, H = bs.H, m6 = padded_rows(m), lda = round_up(H, 8), T2 = T / 2;
+  // Row-major even / odd parts [m6][lda] (the GEMM reads them unpacked); pad rows are zero.
   thread_local std::vector<F> pe, po, y;
-  pe.assign(static_cast<size_t>(m6) * H, F(0));
-  po.assign(static_cast<size_t>(m6) * H, F(0));
+  pe.resize(static_cast<size_t>(m6) * lda);
+  po.resize(static_cast<size_t>(m6) * lda);
   y.resize(T);
+  std::fill(pe.begin() + static_cast<long>(m) * lda, pe.end(), F(0));
+  std::fill(po.begin() + static_cast<long>(m) * lda, po.end(), F(0));
   const F* w = bs.win.data();
+  F* yv = y.data();
   for (int i = 0; i < m; ++i) {
     const F* src = x + static_cast<long>(i) * T;
     F mu = 0;
-    if (demean) {
-      double mean = 0;
-      for (int t = 0; t < T; ++t) mean += src[t];
-      mu = static_cast<F>(mean / T);
+    if (demean) mu = static_cast<F>(row_sum(src, T) / T);
+    for (int t = 0; t < T; ++t) yv[t] = w[t] * (src[t] - mu);
+    F* e = pe.data() + static_cast<long>(i) * lda;
+    F* o = po.data() + static_cast<long>(i) * lda;
+    const F* yh = yv + (T - 1);
+    for (int j = 0; j < T2; ++j) {
+      const F hi = yh[-j], lo = yv[j];
+      e[j] = hi + lo;
+      o[j] = hi - lo;
     }
-    for (int t = 0; t < T; ++t) y[t] = w[t] * (src[t] - mu);
-    // Pack into the A micro-panel layout [H][kMR]: row i at (i / kMR) * H * kMR + j * kMR + i % kMR.
-    F* e = pe.data() + static_cast<long>(i / kMR) * H * kMR + i % kMR;
-    F* o = po.data() + static_cast<long>(i / kMR) * H * kMR + i % kMR;
-    for (int j = 0; j < T / 2; ++j) {
-      const F hi = y[T - 1 - j], lo = y[j];
-      e[j * kMR] = hi + lo;
-      o[j * kMR] = hi - lo;
+    if (T % 2) {  // the middle sample (d = 0): even part only
+      e[H - 1] = yv[H - 1];
+      o[H - 1] = 0;
     }
-    if (T % 2) e[(H - 1) * kMR] = y[H - 1];  // the middle sample (d = 0): even part only
   }
-  gemm_packed(m6, bs.Kp, H, pe.data(), bs.fc.data(), re, ld);
-  gemm_packed(m6, bs.Kp, H, po.data(), bs.fsn.data(), im, ld);
+  gemm_rows(m6, bs.Kp, H, pe.data(), lda, bs.fc.data(), re, ld);
+  gemm_rows(m6, bs.Kp, H, po.data(), lda, bs.fsn.data(), im, ld);
 }
 
 template <class F>
 void dft_backward_folded(const F* gre, const F* gim, int ldg, const F* scale, int m, const Basis<F>& bs,
                          bool demean, F* gx) {
-  const int T = bs.T, K = bs.K, H = bs.H, Hp = bs.Hp, m6 = padded_rows(m);
-  thread_local std::vector<F> pa, pb, a, b;
-  pa.assign(static_cast<size_t>(m6) * K, F(0));
-  pb.assign(static_cast<size_t>(m6) * K, F(0));
+  const int T = bs.T, K = bs.K, H = bs.H, Hp = bs.Hp, m6 = padded_rows(m), full = m / kMR * kMR;
+  thread_local std::vector<F> a, b, tail;
   a.resize(static_cast<size_t>(m6) * Hp);
   b.resize(static_cast<size_t>(m6) * Hp);
-  for (int i = 0; i < m; ++i) {
-    F* da = pa.data() + static_cast<long>(i / kMR) * K * kMR + i % kMR;
-    F* db = pb.data() + static_cast<long>(i / kMR) * K * kMR + i % kMR;
-    const F* sa = gre + static_cast<long>(i) * ldg;
-    const F* sb = gim + static_cast<long>(i) * ldg;
-    for (int k = 0; k < K; ++k) {
-      da[k * kMR] = sa[k];
-      db[k * kMR] = sb[k];
-    }
+  // Full micro-panels read the gradient rows in place (leading dimension ldg); a last partial
+  // panel goes through a zero-padded copy so the GEMM never reads past row m.
+  if (full > 0) {
+    gemm_rows(full, Hp, K, gre, ldg, bs.bc.data(), a.data(), Hp);
+    gemm_rows(full, Hp, K, gim, ldg, bs.bsn.data(), b.data(), Hp);
   }
-  gemm_packed(m6, Hp, K, pa.data(), bs.bc.data(), a.data(), Hp);
-  gemm_packed(m6, Hp, K, pb.data(), bs.bsn.data(), b.data(), Hp);
+  if (m > full) {
+    tail.assign(2 * static_cast<size_t>(kMR) * K, F(0));
+    for (int i = full; i < m; ++i) {
+      std::copy(gre + static_cast<long>(i) * ldg, gre + static_cast<long>(i) * ldg + K,
+                tail.begin() + static_cast<long>(i - full) * K);
+      std::copy(gim + static_cast<long>(i) * ldg, gim + static_cast<long>(i) * ldg + K,
+                tail.begin() + static_cast<long>(kMR + i - full) * K);
+    }
+    gemm_rows(kMR, Hp, K, tail.data(), K, bs.bc.data(), a.data() + static_cast<long>(full) * Hp, Hp);
+    gemm_rows(kMR, Hp, K, tail.data() + static_cast<long>(kMR) * K, K, bs.bsn.data(),
+              b.data() + static_cast<long>(full) * Hp, Hp);
+  }
   const F* w = bs.win.data();
   for (int i = 0; i < m; ++i) {
     const F* ai = a.data() + static_cast<long>(i) * Hp;
     const F* bi = b.data() + static_cast<long>(i) * Hp;
     F* dst = gx + static_cast<long>(i) * T;
     const F s = scale ? scale[i] : F(1);
-    for (int j = 0; j < H; ++j) {
-      dst[T - 1 - j] = s * w[T - 1 - j] * (ai[j] + bi[j]);
-      dst[j] = s * w[j] * (ai[j] - bi[j]);  // the middle of odd T: bi = 0 (sin 0)
-    }
+    F* dh = dst + (T - 1);
+    const F* wh = w + (T - 1);
+    for (int j = 0; j < H; ++j) dh[-j] = s * wh[-j] * (ai[j] + bi[j]);
+    for (int j = 0; j < T - H; ++j) dst[j] = s * w[j] * (ai[j] - bi[j]);
     if (demean) {
-      double mean = 0;
-      for (int t = 0; t < T; ++t) mean += dst[t];
-      const F mu = static_cast<F>(mean / T);
+      const F mu = static_cast<F>(row_sum(dst, T) / T);
       for (int t = 0; t < T; ++t) dst[t] -= mu;
     }
   }

@@ -27,6 +27,33 @@ void micro_generic(int kc, const F* a, const F* b, F* C, int ldc, bool acc) {
     for (int j = 0; j < kNR; ++j) C[static_cast<long>(r) * ldc + j] = c[r][j];
 }
 
+// Row-major A (leading dimension lda): row r at column k is a[r * lda + k].
+template <class F>
+void micro_rows_generic(int kc, const F* a, int lda, const F* b, F* C, int ldc, bool acc) {
+  F c[kMR][kNR];
+  for (int r = 0; r < kMR; ++r)
+    for (int j = 0; j < kNR; ++j) c[r][j] = acc ? C[static_cast<long>(r) * ldc + j] : F(0);
+  for (int k = 0; k < kc; ++k)
+    for (int r = 0; r < kMR; ++r) {
+      const F av = a[static_cast<long>(r) * lda + k];
+      for (int j = 0; j < kNR; ++j) c[r][j] += av * b[k * kNR + j];
+    }
+  for (int r = 0; r < kMR; ++r)
+    for (int j = 0; j < kNR; ++j) C[static_cast<long>(r) * ldc + j] = c[r][j];
+}
+
+template <class F, class Micro>
+void gemm_blocked_rows(int m, int N, int Kd, const F* A, int lda, const F* Bp, F* C, int ldc, Micro micro) {
+  for (int k0 = 0; k0 < Kd; k0 += kKC) {
+    const int kc = std::min(kKC, Kd - k0);
+    for (int j = 0; j < N; j += kNR) {
+      const F* b = Bp + static_cast<long>(j) * Kd + static_cast<long>(k0) * kNR;
+      for (int i = 0; i < m; i += kMR)
+        micro(kc, A + static_cast<long>(i) * lda + k0, lda, b, C + static_cast<long>(i) * ldc + j, ldc, k0 > 0);
+    }
+  }
+}
+
 template <class F, class Micro>
 void gemm_blocked(int m, int N, int Kd, const F* Ap, const F* Bp, F* C, int ldc, Micro micro) {
   for (int k0 = 0; k0 < Kd; k0 += kKC) {
@@ -66,6 +93,52 @@ __attribute__((target("avx2,fma"))) void micro_avx2(int kc, const float* a, cons
   }
 }
 
+// Same with a row-major A: six row pointers, each read sequentially (no packing pass).
+__attribute__((target("avx2,fma"))) void micro_rows_avx2(int kc, const float* a, int lda, const float* b,
+                                                           float* C, int ldc, bool acc) {
+  const float *a0 = a, *a1 = a + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+         c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (int k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(b + k * kNR);
+    const __m256 b1 = _mm256_loadu_ps(b + k * kNR + 8);
+    __m256 av = _mm256_broadcast_ss(a0 + k);
+    c00 = _mm256_fmadd_ps(av, b0, c00);
+    c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a1 + k);
+    c10 = _mm256_fmadd_ps(av, b0, c10);
+    c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a2 + k);
+    c20 = _mm256_fmadd_ps(av, b0, c20);
+    c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a3 + k);
+    c30 = _mm256_fmadd_ps(av, b0, c30);
+    c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(a4 + k);
+    c40 = _mm256_fmadd_ps(av, b0, c40);
+    c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(a5 + k);
+    c50 = _mm256_fmadd_ps(av, b0, c50);
+    c51 = _mm256_fmadd_ps(av, b1, c51);
+  }
+  const __m256 lo[kMR] = {c00, c10, c20, c30, c40, c50}, hi[kMR] = {c01, c11, c21, c31, c41, c51};
+  for (int r = 0; r < kMR; ++r) {
+    float* c = C + static_cast<long>(r) * ldc;
+    __m256 x = lo[r], y = hi[r];
+    if (acc) {
+      x = _mm256_add_ps(x, _mm256_loadu_ps(c));
+      y = _mm256_add_ps(y, _mm256_loadu_ps(c + 8));
+    }
+    _mm256_storeu_ps(c, x);
+    _mm256_storeu_ps(c + 8, y);
+  }
+}
+
+__attribute__((target("avx2,fma"))) void gemm_rows_avx2(int m, int N, int Kd, const float* A, int lda,
+                                                          const float* Bp, float* C, int ldc) {
+  gemm_blocked_rows(m, N, Kd, A, lda, Bp, C, ldc, micro_rows_avx2);
+}
+
 __attribute__((target("avx2,fma"))) void gemm_avx2(int m, int N, int Kd, const float* Ap,
                                                      const float* Bp, float* C, int ldc) {
   gemm_blocked(m, N, Kd, Ap, Bp, C, ldc, micro_avx2);
@@ -95,6 +168,17 @@ void gemm_packed(int m, int N, int Kd, const float* Ap, const float* Bp, float* 
 
 void gemm_packed(int m, int N, int Kd, const double* Ap, const double* Bp, double* C, int ldc) {
   gemm_blocked(m, N, Kd, Ap, Bp, C, ldc, micro_generic<double>);
+}
+
+void gemm_rows(int m, int N, int Kd, const float* A, int lda, const float* Bp, float* C, int ldc) {
+#ifdef RPPG_X86_AVX2
+  if (cpu_has_avx2()) return gemm_rows_avx2(m, N, Kd, A, lda, Bp, C, ldc);
+#endif
+  gemm_blocked_rows(m, N, Kd, A, lda, Bp, C, ldc, micro_rows_generic<float>);
+}
+
+void gemm_rows(int m, int N, int Kd, const double* A, int lda, const double* Bp, double* C, int ldc) {
+  gemm_blocked_rows(m, N, Kd, A, lda, Bp, C, ldc, micro_rows_generic<double>);
 }
 
 const char* simd_name() { return cpu_has_avx2() ? "avx2+fma" : "generic"; }

@@ -90,30 +90,33 @@ void psd_kl_bwd(const F* grad_loss, const F* ps, const F* pt, const F* re_s, con
 
 template <class F>
 void psd_kl_fused_fwd(const F* s, const F* t, long B, const Basis<F>& bs, bool demean, F eps, F* loss,
-                      F* hs, F* ht) {
+                      F* hs, F* ht, int ldh) {
   const int T = bs.T, K = bs.K, Kp = bs.Kp;
+  if (ldh <= 0) ldh = K;
+  const bool direct = ldh == Kp;  // kl_row writes h rows straight into the output
   for_blocks(B, ((hs ? 1.5 : 1.0) + (ht ? 0.5 : 0.0)) * dft_row_flops(bs), [&](long r0, int m) {
     thread_local std::vector<F> ys, yt, h, pbuf;
     const size_t sz = static_cast<size_t>(padded_rows(m)) * Kp;
     ys.resize(2 * sz);
     yt.resize(2 * sz);
-    h.resize(4 * static_cast<size_t>(Kp));
+    if (!direct) h.resize(4 * static_cast<size_t>(Kp));
     pbuf.resize(2 * static_cast<size_t>(Kp));
     dft_forward_folded(s + r0 * T, m, bs, demean, ys.data(), ys.data() + sz, Kp);
     dft_forward_folded(t + r0 * T, m, bs, demean, yt.data(), yt.data() + sz, Kp);
     for (int i = 0; i < m; ++i) {
       const long o = static_cast<long>(i) * Kp, b = r0 + i;
-      F* h_s = hs ? h.data() : nullptr;
-      F* h_t = ht ? h.data() + 2 * Kp : nullptr;
+      F* h_s = !hs ? nullptr : direct ? hs + b * 2 * Kp : h.data();
+      F* h_t = !ht ? nullptr : direct ? ht + b * 2 * Kp : h.data() + 2 * Kp;
       loss[b] = kl_row(ys.data() + o, ys.data() + sz + o, yt.data() + o, yt.data() + sz + o, Kp, eps,
                        h_s, h_t, pbuf.data());
+      if (direct) continue;
       if (hs) {
-        std::copy(h_s, h_s + K, hs + b * 2 * K);
-        std::copy(h_s + Kp, h_s + Kp + K, hs + b * 2 * K + K);
+        std::copy(h_s, h_s + K, hs + b * 2 * ldh);
+        std::copy(h_s + Kp, h_s + Kp + K, hs + b * 2 * ldh + ldh);
       }
       if (ht) {
-        std::copy(h_t, h_t + K, ht + b * 2 * K);
-        std::copy(h_t + Kp, h_t + Kp + K, ht + b * 2 * K + K);
+        std::copy(h_t, h_t + K, ht + b * 2 * ldh);
+        std::copy(h_t + Kp, h_t + Kp + K, ht + b * 2 * ldh + ldh);
       }
     }
   });
@@ -121,13 +124,14 @@ void psd_kl_fused_fwd(const F* s, const F* t, long B, const Basis<F>& bs, bool d
 
 template <class F>
 void psd_kl_fused_bwd(const F* grad_loss, F grad_scale, const F* h, long B, const Basis<F>& bs,
-                      bool demean, F* grad_x) {
-  const int T = bs.T, K = bs.K;
+                      bool demean, F* grad_x, int ldh) {
+  const int T = bs.T;
+  if (ldh <= 0) ldh = bs.K;
   for_blocks(B, 0.5 * dft_row_flops(bs), [&](long r0, int m) {
     thread_local std::vector<F> sc;
     sc.assign(m, grad_scale);
     if (grad_loss) std::copy(grad_loss + r0, grad_loss + r0 + m, sc.begin());
-    dft_backward_folded(h + r0 * 2 * K, h + r0 * 2 * K + K, 2 * K, sc.data(), m, bs, demean,
+    dft_backward_folded(h + r0 * 2 * ldh, h + r0 * 2 * ldh + ldh, 2 * ldh, sc.data(), m, bs, demean,
                         grad_x + r0 * T);
   });
 }
@@ -137,8 +141,8 @@ void psd_kl_fused_bwd(const F* grad_loss, F grad_scale, const F* h, long B, cons
                               F*, F*, F*);                                                      \
   template void psd_kl_bwd<F>(const F*, const F*, const F*, const F*, const F*, const F*, const F*, \
                               long, const Basis<F>&, bool, F, F*, F*);                     \
-  template void psd_kl_fused_fwd<F>(const F*, const F*, long, const Basis<F>&, bool, F, F*, F*, F*); \
-  template void psd_kl_fused_bwd<F>(const F*, F, const F*, long, const Basis<F>&, bool, F*);
+  template void psd_kl_fused_fwd<F>(const F*, const F*, long, const Basis<F>&, bool, F, F*, F*, F*, int); \
+  template void psd_kl_fused_bwd<F>(const F*, F, const F*, long, const Basis<F>&, bool, F*, int);
 RPPG_INST(float)
 RPPG_INST(double)
 #undef RPPG_INST

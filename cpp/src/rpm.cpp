@@ -8,6 +8,13 @@
 #include "rppg/kernels.hpp"
 #include "rppg/vecmath.hpp"
 
+// The per-row passes are sums over K bins in double: without reassociation each is one serial
+// chain of dependent adds (~4 cycles per bin), which dominated rpm's row math. Let GCC split them
+// into vector partial sums (only the order of additions changes; NaN / inf handling does not).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("associative-math", "no-signed-zeros", "no-trapping-math")
+#endif
+
 namespace rppg {
 namespace {
 

@@ -124,9 +124,10 @@ RPPG_AVX2 float kl_row_avx2(const float* rs, const float* is, const float* rt, c
     const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(ps + k), vis);
     const __m256 q = _mm256_mul_ps(_mm256_loadu_ps(pt + k), vit);
     const __m256 pe = _mm256_add_ps(p, ve), qe = _mm256_add_ps(q, ve);
-    const __m256 l = log8(_mm256_div_ps(qe, pe));
+    const __m256 rpe = _mm256_div_ps(_mm256_set1_ps(1.0f), pe);  // one division: 1 / (ps + eps)
+    const __m256 l = log8(_mm256_mul_ps(qe, rpe));
     vl = _mm256_fmadd_ps(q, l, vl);
-    const __m256 gs = _mm256_div_ps(q, pe);  // -d loss / d ps
+    const __m256 gs = _mm256_mul_ps(q, rpe);  // -d loss / d ps
     vds = _mm256_fmadd_ps(gs, p, vds);
     _mm256_storeu_ps(ps + k, gs);            // ps now holds pt / (ps + eps)
     if (ht) {

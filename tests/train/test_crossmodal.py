@@ -77,3 +77,12 @@ def test_shift_wrapper_is_seeded():
     assert a.shifted == crossmodal.ShiftedRadar(base, 0.5, 30, seed=3).shifted
     all_ = crossmodal.ShiftedRadar(base, 1.0, 30)
     assert torch.equal(all_[0]["radar"], torch.roll(base[0]["radar"], 30, -1))
+
+
+def test_meta_step_uses_the_fused_op_linearized(tmp_path):
+    """One mechanism for the bilevel step: the fused core op through RPMDistillLoss's linearized
+    components (no pure-torch reference inside the trainer)."""
+    cfg = tiny_cfg(tmp_path)
+    task = crossmodal.RPMTask(cfg, torch.device("cpu"), FakeVideoRadar(n=2), FakeVideoRadar(n=2, seed=1), None)
+    assert task.loss.components_fn is None and task.loss.linearize_components
+    assert not hasattr(task, "meta_loss")

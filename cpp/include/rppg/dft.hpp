@@ -16,6 +16,18 @@ void for_blocks(long B, double flops_per_row, const std::function<void(long, int
 // Rows of the scratch a block of m rows needs (m rounded up to the kernel's register block).
 inline int padded_rows(int m) { return (m + 5) / 6 * 6; }
 
+// sum_t x[t] in double with 8 independent partial sums (a plain running sum is a serial chain of
+// dependent adds, ~4 cycles each: it cost more than the window and fold passes together).
+template <class F>
+inline double row_sum(const F* x, int n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int t = 0;
+  for (; t + 8 <= n; t += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += x[t + l];
+  for (int l = 0; t < n; ++t, ++l) acc[l] += x[t];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
 // Folded frame (basis.hpp): x [m, T] -> re', im' into re, im [padded_rows(m), ld >= Kp]
 // (rows >= m and columns >= K hold junk). x' = x - mean_t(x) when demean.
 template <class F>

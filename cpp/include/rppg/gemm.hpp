@@ -11,6 +11,10 @@ constexpr int kMR = 6;  // rows of a packed A micro-panel (the register block of
 // float uses an AVX2+FMA register-blocked kernel when the CPU supports it (runtime check).
 void gemm_packed(int m, int N, int Kd, const float* Ap, const float* Bp, float* C, int ldc);
 void gemm_packed(int m, int N, int Kd, const double* Ap, const double* Bp, double* C, int ldc);
+// The same with A row-major, unpacked: row r at column k is A[r * lda + k] (m a multiple of kMR;
+// all m rows must be readable). Saves the packing pass where A is produced row by row.
+void gemm_rows(int m, int N, int Kd, const float* A, int lda, const float* Bp, float* C, int ldc);
+void gemm_rows(int m, int N, int Kd, const double* A, int lda, const double* Bp, double* C, int ldc);
 
 bool cpu_has_avx2();
 const char* simd_name();  // "avx2+fma" or "generic"

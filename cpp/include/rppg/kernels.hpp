@@ -24,15 +24,18 @@ void psd_kl_bwd(const F* grad_loss, const F* ps, const F* pt, const F* re_s, con
                 const F* re_t, const F* im_t, long B, const Basis<F>& bs, bool demean, F eps,
                 F* grad_s, F* grad_t);
 
-// Fused psd_kl for the eager path: loss [B] and, when non-null, hs / ht [B, 2K] = d loss_b /
+// Fused psd_kl for the eager path: loss [B] and, when non-null, hs / ht [B, 2 ldh] = d loss_b /
 // d (re', im') of the student / teacher in the folded DFT frame (dft.hpp) -- all the backward needs.
+// Row b holds the re part at [b * 2 ldh, + K) and the im part at [b * 2 ldh + ldh, + K); ldh = K
+// (<= 0: K) or ldh = bs.Kp, where the rows are written in place (no copy) and columns K..Kp-1 are 0.
 template <class F>
 void psd_kl_fused_fwd(const F* s, const F* t, long B, const Basis<F>& bs, bool demean, F eps, F* loss,
-                      F* hs, F* ht);
-// grad_x [B, T] = (grad_loss[b] or grad_scale when grad_loss is null) * d loss_b / d x_b from h [B, 2K].
+                      F* hs, F* ht, int ldh = 0);
+// grad_x [B, T] = (grad_loss[b] or grad_scale when grad_loss is null) * d loss_b / d x_b from h
+// [B, 2 ldh] (as written by psd_kl_fused_fwd with the same ldh; the GEMM reads it in place).
 template <class F>
 void psd_kl_fused_bwd(const F* grad_loss, F grad_scale, const F* h, long B, const Basis<F>& bs,
-                      bool demean, F* grad_x);
+                      bool demean, F* grad_x, int ldh = 0);
 
 // comps [B, 3] (peak, off, shape), centroid_t [B] (band bin index 0..K-1), ratio [B]
 // (teacher sum P w / sum P). METHODS.md 1.3; teacher constant.

@@ -14,8 +14,10 @@ Stages (each timed; the times go to the console, ``stage_times.json`` and ``repo
    truth over 10 s windows (fp32 and int8).
 
 Demo settings (documented, not the papers'): ``configs/*-synthetic.yaml`` -- 24x24 input,
-T = 90-frame clips, EfficientPhys-C widths 8/16/32, 4 epochs, one torch thread. The papers'
-settings stay in the non-synthetic configs.
+T = 90-frame clips, EfficientPhys-C widths 8/16/32, 4 cross-view epochs (240 steps per seed),
+RPM-Distill student 5 epochs at T = 128, one torch thread (``--threads``; on a shared 2-core CPU one
+thread is 3-8x faster per step than two for these small models). The papers' settings stay in the
+non-synthetic configs. Measured: about 9 minutes on 2 shared cores (docs/RESULTS.md).
 """
 
 from __future__ import annotations
