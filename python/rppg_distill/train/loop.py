@@ -14,73 +14,42 @@ transforms that seed themselves from the sample index).
 
 Distributed training uses ``torch.distributed`` with DDP as launched by ``torchrun`` (it sets
 RANK/WORLD_SIZE/LOCAL_RANK): NCCL on CUDA, gloo on CPU. Rank 0 writes logs and checkpoints.
+
+The pieces live beside this file and are re-exported here, so ``rppg_distill.train.loop`` stays the
+one import path: :mod:`.task` (the :class:`Task` protocol), :mod:`.checkpoint` (atomic save, safe
+load, RNG state), :mod:`.metrics_log` (JSONL/CSV/PNG curves), :mod:`.distributed` (device, process
+group, DDP unwrapping).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import platform
 import random
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
+from .checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, atomic_torch_save, get_rng_state,
+                         load_checkpoint, set_rng_state, versions)
 from .config import LoopConfig, OptimConfig
+from .distributed import _dist_info, _init_distributed, select_device, unwrap
+from .metrics_log import MetricsLog, _plain
+from .task import Task
 
-CHECKPOINT_FORMAT = "rppg-distill-checkpoint"
-CHECKPOINT_VERSION = 1
+__all__ = [
+    "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "FitResult", "MetricsLog", "NonFiniteLossError", "Task",
+    "atomic_torch_save", "batches_for_epoch", "build_optimizer", "epoch_order", "fit", "get_rng_state",
+    "load_checkpoint", "select_device", "seed_everything", "set_rng_state", "unwrap", "versions",
+]
 
 
 class NonFiniteLossError(RuntimeError):
     """Training stopped because the loss (or the gradient norm) became NaN or inf."""
-
-
-# ----------------------------------------------------------------------------- task protocol
-class Task:
-    """What a trainer hands to :func:`fit`. Subclass and fill in.
-
-    Attributes:
-        model: the network trained by the main optimizer (wrapped in DDP when distributed).
-    """
-
-    model: nn.Module
-
-    def train_dataset(self) -> torch.utils.data.Dataset:
-        raise NotImplementedError
-
-    def configure_optimizers(self, total_steps: int) -> tuple[torch.optim.Optimizer, Any]:
-        """Return (optimizer, scheduler or None); the scheduler is stepped once per step."""
-        raise NotImplementedError
-
-    def training_step(self, model: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict]:
-        """Return (scalar loss, metrics of plain floats or 0-d tensors)."""
-        raise NotImplementedError
-
-    def modules(self) -> dict[str, nn.Module]:
-        """Every module whose weights belong in the checkpoint (default: the model)."""
-        return {"model": self.model}
-
-    def validate(self, model: nn.Module, epoch: int) -> dict:
-        """Optional metrics at the end of each epoch (logged with split='val')."""
-        return {}
-
-    def extra_state(self) -> dict:
-        """Anything else to checkpoint (e.g. a meta-optimizer); tensors/numbers/str/list/dict only."""
-        return {}
-
-    def load_extra_state(self, state: dict) -> None:
-        pass
-
-    def collate(self, items: list) -> Any:
-        return torch.utils.data.default_collate(items)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -88,84 +57,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2 ** 32))
     torch.manual_seed(seed)
-
-
-def select_device(name: str = "auto", local_rank: int = 0) -> torch.device:
-    """'auto' = cuda (this process's local rank) if available, else cpu."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", local_rank % torch.cuda.device_count())
-        return torch.device("cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available (use device: auto)")
-    return dev
-
-
-def get_rng_state() -> dict:
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    state = {
-        "torch": torch.get_rng_state(),
-        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
-                  "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
-        "python": {"version": int(py_state[0]), "state": torch.tensor(py_state[1], dtype=torch.int64)},
-        "cuda": [s for s in torch.cuda.get_rng_state_all()] if torch.cuda.is_available() else [],
-    }
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["cached_gaussian"]))
-    p = state["python"]
-    random.setstate((p["version"], tuple(int(v) for v in p["state"].tolist()), None))
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def versions() -> dict:
-    import rppg_distill
-
-    return {"rppg_distill": rppg_distill.__version__, "torch": str(torch.__version__),
-            "numpy": np.__version__, "python": platform.python_version()}
-
-
-def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """torch.save to a temp file in the same folder, fsync, then os.replace (never a torn file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Read a checkpoint safely (weights_only=True: no arbitrary objects are unpickled)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not an rppg-distill checkpoint")
-    if ckpt.get("format_version", 0) > CHECKPOINT_VERSION:
-        raise ValueError(f"{path}: checkpoint format {ckpt['format_version']} is newer than this "
-                         f"rppg-distill understands ({CHECKPOINT_VERSION})")
-    return ckpt
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, torch.Tensor):
-        return v.detach().float().mean().item() if v.numel() else float("nan")
-    if isinstance(v, (np.floating, np.integer)):
-        return v.item()
-    return v
 
 
 def build_optimizer(params, cfg: OptimConfig, total_steps: int):
@@ -203,94 +94,6 @@ def batches_for_epoch(n: int, batch_size: int, seed: int, epoch: int, rank: int 
     return [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
 
 
-# ----------------------------------------------------------------------------- logging
-class MetricsLog:
-    """Append-only JSONL (the source of truth) + a CSV and PNG curves regenerated from it."""
-
-    def __init__(self, out_dir: Path, enabled: bool = True):
-        self.dir = Path(out_dir)
-        self.jsonl = self.dir / "metrics.jsonl"
-        self.enabled = enabled
-
-    def truncate_after(self, step: int) -> None:
-        """On resume, drop lines logged after the checkpoint so the log matches the weights."""
-        if not (self.enabled and self.jsonl.exists()):
-            return
-        keep = [l for l in self.jsonl.read_text().splitlines() if l.strip()
-                and json.loads(l).get("step", 0) <= step]
-        self.jsonl.write_text("".join(l + "\n" for l in keep))
-
-    def write(self, row: dict) -> None:
-        if not self.enabled:
-            return
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.jsonl, "a") as fh:
-            fh.write(json.dumps({k: _plain(v) for k, v in row.items()}) + "\n")
-
-    def rows(self) -> list[dict]:
-        if not self.jsonl.exists():
-            return []
-        return [json.loads(l) for l in self.jsonl.read_text().splitlines() if l.strip()]
-
-    def write_csv(self) -> Path | None:
-        rows = self.rows()
-        if not (self.enabled and rows):
-            return None
-        import csv
-
-        keys: list[str] = []
-        for r in rows:
-            keys += [k for k in r if k not in keys]
-        path = self.dir / "metrics.csv"
-        tmp = path.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=keys)
-            w.writeheader()
-            w.writerows(rows)
-        os.replace(tmp, path)
-        return path
-
-    def plot(self) -> Path | None:
-        rows = self.rows()
-        if not (self.enabled and rows):
-            return None
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        skip = {"step", "epoch", "time", "split"}
-        series: dict[str, dict[str, list]] = {}
-        for r in rows:
-            split = r.get("split", "train")
-            for k, v in r.items():
-                if k in skip or not isinstance(v, (int, float)) or isinstance(v, bool):
-                    continue
-                s = series.setdefault(k, {})
-                s.setdefault(split, []).append((r.get("step", 0), v))
-        if not series:
-            return None
-        n = len(series)
-        cols = min(3, n)
-        nrows = math.ceil(n / cols)
-        fig, axes = plt.subplots(nrows, cols, figsize=(4.5 * cols, 3.0 * nrows), squeeze=False)
-        for ax, (name, splits) in zip(axes.flat, sorted(series.items())):
-            for split, pts in splits.items():
-                xs, ys = zip(*pts)
-                ax.plot(xs, ys, marker="o" if len(pts) < 30 else None, ms=3, label=split)
-            ax.set_title(name)
-            ax.set_xlabel("step")
-            if len(splits) > 1:
-                ax.legend(fontsize=7)
-        for ax in list(axes.flat)[n:]:
-            ax.axis("off")
-        fig.tight_layout()
-        path = self.dir / "curves.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        return path
-
-
 # ----------------------------------------------------------------------------- fit
 @dataclass
 class FitResult:
@@ -301,24 +104,6 @@ class FitResult:
     metrics: dict = field(default_factory=dict)        # last train metrics + last validation
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def _dist_info() -> tuple[int, int, int]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    return rank, world, local
-
-
-def _init_distributed(device: torch.device, world: int) -> bool:
-    import torch.distributed as dist
-
-    if world <= 1:
-        return False
-    if not dist.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend)
-    return True
 
 
 def fit(build_task: Callable[[torch.device], Task], loop: LoopConfig, config: dict, *,
@@ -542,7 +327,3 @@ def fit(build_task: Callable[[torch.device], Task], loop: LoopConfig, config: di
     return FitResult(out_dir=out, checkpoint=last_path if last_path.exists() else None, step=step,
                      epoch=epoch, metrics=last_metrics, history=metrics_log.rows(),
                      seconds=time.time() - t_start)
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    return model.module if hasattr(model, "module") and isinstance(model.module, nn.Module) else model

@@ -1,0 +1,79 @@
+"""Checkpoint files: RNG state capture/restore, atomic writes, safe reads.
+
+Checkpoints describe themselves (config, step, epoch, optimizer/scheduler/scaler/RNG state,
+versions, metrics), are written atomically (temp file + ``os.replace``) and are read with
+``torch.load(weights_only=True)``: they hold only tensors, numbers, strings, lists and dicts.
+The dict itself is assembled by :func:`rppg_distill.train.loop.fit`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+CHECKPOINT_FORMAT = "rppg-distill-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def get_rng_state() -> dict:
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                  "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
+        "python": {"version": int(py_state[0]), "state": torch.tensor(py_state[1], dtype=torch.int64)},
+        "cuda": [s for s in torch.cuda.get_rng_state_all()] if torch.cuda.is_available() else [],
+    }
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(int(v) for v in p["state"].tolist()), None))
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def versions() -> dict:
+    import rppg_distill
+
+    return {"rppg_distill": rppg_distill.__version__, "torch": str(torch.__version__),
+            "numpy": np.__version__, "python": platform.python_version()}
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> Path:
+    """torch.save to a temp file in the same folder, fsync, then os.replace (never a torn file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        torch.save(obj, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Read a checkpoint safely (weights_only=True: no arbitrary objects are unpickled)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not an rppg-distill checkpoint")
+    if ckpt.get("format_version", 0) > CHECKPOINT_VERSION:
+        raise ValueError(f"{path}: checkpoint format {ckpt['format_version']} is newer than this "
+                         f"rppg-distill understands ({CHECKPOINT_VERSION})")
+    return ckpt
