@@ -395,6 +395,52 @@ py::tuple kl_fwd_h(Spec& sp, const py::array& s, const py::array& t, bool need_s
 }
 
 template <class F>
+py::tuple kl_fwd_grad_h_t(Spec& sp, const py::array& s, const py::array& t, long B, bool need_s, bool need_t,
+                          double scale) {
+  const Basis<F>& bs = sp.basis(static_cast<F*>(nullptr));
+  const long T = bs.T;
+  Arr<F> loss = scale != 0 ? Arr<F>(std::vector<py::ssize_t>{}) : Arr<F>(B);
+  py::object gs_obj = py::none(), gt_obj = py::none();
+  F *gs = nullptr, *gt = nullptr;
+  if (need_s) {
+    Arr<F> a({B, T});
+    gs = a.mutable_data();
+    gs_obj = a;
+  }
+  if (need_t) {
+    Arr<F> a({B, T});
+    gt = a.mutable_data();
+    gt_obj = a;
+  }
+  F* lp = loss.mutable_data();
+  const F gscale = static_cast<F>(scale != 0 ? scale : 1.0);
+  {
+    py::gil_scoped_release nogil;
+    if (scale != 0) {
+      thread_local std::vector<F> rows;
+      rows.resize(B);
+      psd_kl_fused_fwd_grad<F>(ptr<F>(s), ptr<F>(t), B, bs, sp.demean, static_cast<F>(sp.eps), rows.data(), gscale,
+                               gs, gt);
+      double acc = 0;
+      for (long b = 0; b < B; ++b) acc += rows[b];
+      *lp = static_cast<F>(acc * scale);
+    } else {
+      psd_kl_fused_fwd_grad<F>(ptr<F>(s), ptr<F>(t), B, bs, sp.demean, static_cast<F>(sp.eps), lp, gscale, gs, gt);
+    }
+  }
+  return py::make_tuple(loss, gs_obj, gt_obj);
+}
+
+py::tuple kl_fwd_grad_h(Spec& sp, const py::array& s, const py::array& t, bool need_s, bool need_t, double scale) {
+  long B, Bt;
+  const DType dt = check_for(sp, s, "student", B), dtt = check_for(sp, t, "teacher", Bt);
+  if (dt != dtt) throw py::type_error("student and teacher must have the same dtype");
+  if (B != Bt) throw py::value_error("student and teacher shapes differ");
+  return dt == DType::F32 ? kl_fwd_grad_h_t<float>(sp, s, t, B, need_s, need_t, scale)
+                          : kl_fwd_grad_h_t<double>(sp, s, t, B, need_s, need_t, scale);
+}
+
+template <class F>
 py::array kl_bwd_h_t(Spec& sp, const py::array& h, const py::array& grad, double scale) {
   const Basis<F>& bs = sp.basis(static_cast<F*>(nullptr));
   const long Kp = bs.Kp, T = bs.T;
@@ -440,6 +486,11 @@ void bind_cpu(py::module_& m) {
         arg("need_student") = true, arg("need_teacher") = false, arg("scale") = 0.0,
         R"(psd_kl_fused_forward through a Spec. scale != 0: loss is the 0-d scale * sum_b loss_b
 (accumulated in double), else loss [B]. Returns (loss, h_student, h_teacher).)");
+  m.def("psd_kl_fused_forward_grad_h", &kl_fwd_grad_h, arg("spec"), arg("student"), arg("teacher"),
+        arg("need_student") = true, arg("need_teacher") = false, arg("scale") = 0.0,
+        R"(Loss and its gradients in one pass. Returns (loss, grad_student, grad_teacher) [B, T] (or None):
+scale != 0: loss = scale * sum_b loss_b (0-d) and the gradients are of that loss; scale == 0: loss [B]
+and row b of a gradient is d loss_b / d x_b.)");
   m.def("psd_kl_fused_backward_h", &kl_bwd_h, arg("spec"), arg("h"), arg("grad_loss"), arg("scale") = 1.0,
         R"(grad [B, T] from h: grad_loss 0-d (times scale, same for every row) or [B].)");
   m.def("band_psd_forward", &band_psd_forward, arg("x"), arg("freqs"), arg("fs"), arg("window") = "hann",

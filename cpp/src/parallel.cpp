@@ -1,11 +1,14 @@
 #include "rppg/parallel.hpp"
 
+#include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -23,6 +26,7 @@ namespace {
 
 std::atomic<int> g_threads{0};
 constexpr double kWorkPerThread = 8e6;  // flops: below this waking a worker costs more than it saves
+constexpr double kWorkPerThreadOmp = 1.5e6;  // on the OpenMP team: handing work over is cheaper
 constexpr int kSpin = 4000;             // pause iterations before blocking (a few microseconds)
 
 int default_threads() {
@@ -120,6 +124,87 @@ class Pool {
   std::exception_ptr error_;
 };
 
+// The process's OpenMP runtime (libgomp, loaded by torch), when there is one. torch leaves its OpenMP
+// workers spinning for milliseconds after each parallel op; on a 2-core machine our own worker then
+// shares a core with a spinner and the caller ends up doing all the chunks (no speed-up at all).
+// Running our parallel regions on that same team hands the work to the spinning threads instead
+// (they pick it up within microseconds) and never oversubscribes the cores.
+using GompParallel = void (*)(void (*)(void*), void*, unsigned, unsigned);
+using OmpInt = int (*)();
+struct Gomp {
+  GompParallel parallel = nullptr;
+  OmpInt in_parallel = nullptr;
+};
+std::atomic<bool> g_gomp_ready{false};
+Gomp g_gomp;
+std::mutex g_gomp_mu;
+
+int find_gomp(struct dl_phdr_info* info, size_t, void* out) {
+  if (info->dlpi_name && std::strstr(info->dlpi_name, "libgomp")) {
+    *static_cast<const char**>(out) = info->dlpi_name;
+    return 1;
+  }
+  return 0;
+}
+
+const Gomp* gomp() {
+  if (std::getenv("RPPG_NO_OPENMP")) return nullptr;
+  if (g_gomp_ready.load(std::memory_order_acquire)) return &g_gomp;
+  std::lock_guard<std::mutex> lk(g_gomp_mu);
+  if (g_gomp_ready.load()) return &g_gomp;
+  void* h = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD);
+  if (!h) {
+    const char* name = nullptr;
+    dl_iterate_phdr(find_gomp, &name);
+    if (name && *name) h = dlopen(name, RTLD_NOW | RTLD_NOLOAD);
+  }
+  if (!h) return nullptr;  // not loaded (yet): our own pool; looked up again next time
+  auto par = reinterpret_cast<GompParallel>(dlsym(h, "GOMP_parallel"));
+  auto inpar = reinterpret_cast<OmpInt>(dlsym(h, "omp_in_parallel"));
+  if (!par || !inpar) return nullptr;
+  g_gomp.parallel = par;
+  g_gomp.in_parallel = inpar;
+  g_gomp_ready.store(true, std::memory_order_release);
+  return &g_gomp;
+}
+
+// One region on the OpenMP team: every thread claims chunks from a shared counter.
+struct GompJob {
+  const std::function<void(long, long)>* fn;
+  long n, chunk, total;
+  std::atomic<long> next{0};
+  std::mutex err_mu;
+  std::exception_ptr error;
+};
+
+void gomp_body(void* p) {
+  auto* job = static_cast<GompJob*>(p);
+  for (;;) {
+    const long c = job->next.fetch_add(1, std::memory_order_relaxed);
+    if (c >= job->total) return;
+    const long b = c * job->chunk, e = std::min(job->n, b + job->chunk);
+    try {
+      (*job->fn)(b, e);
+    } catch (...) {
+      std::lock_guard<std::mutex> lk(job->err_mu);
+      if (!job->error) job->error = std::current_exception();
+    }
+  }
+}
+
+bool gomp_run(int nt, long n, long chunk, const std::function<void(long, long)>& fn) {
+  const Gomp* g = gomp();
+  if (!g || g->in_parallel()) return false;
+  GompJob job;
+  job.fn = &fn;
+  job.n = n;
+  job.chunk = chunk;
+  job.total = (n + chunk - 1) / chunk;
+  g->parallel(gomp_body, &job, static_cast<unsigned>(nt), 0);
+  if (job.error) std::rethrow_exception(job.error);
+  return true;
+}
+
 // Leaked on purpose (workers never join at exit); replaced in a forked child, where the parent's
 // workers do not exist.
 Pool* g_pool = nullptr;
@@ -147,13 +232,15 @@ void parallel_for(long n, long grain, double work, const std::function<void(long
   grain = std::max(1L, grain);
   const long chunks = (n + grain - 1) / grain;
   long nt = std::min<long>(get_num_threads(), chunks);
-  nt = std::min<long>(nt, std::max(1L, static_cast<long>(work / kWorkPerThread)));
+  const bool omp = gomp() != nullptr;
+  nt = std::min<long>(nt, std::max(1L, static_cast<long>(work / (omp ? kWorkPerThreadOmp : kWorkPerThread))));
   if (nt <= 1) {
     fn(0, n);
     return;
   }
   // About four chunks per thread, whole grains, for dynamic balance.
   const long chunk = std::max(1L, (chunks + 4 * nt - 1) / (4 * nt)) * grain;
+  if (gomp_run(static_cast<int>(nt), n, chunk, fn)) return;
   if (!pool().try_run(static_cast<int>(nt), n, chunk, fn)) fn(0, n);
 }
 

@@ -136,13 +136,39 @@ void psd_kl_fused_bwd(const F* grad_loss, F grad_scale, const F* h, long B, cons
   });
 }
 
+template <class F>
+void psd_kl_fused_fwd_grad(const F* s, const F* t, long B, const Basis<F>& bs, bool demean, F eps,
+                           F* loss, F grad_scale, F* gs, F* gt) {
+  const int T = bs.T, Kp = bs.Kp;
+  for_blocks(B, (1.0 + (gs ? 0.5 : 0.0) + (gt ? 0.5 : 0.0)) * dft_row_flops(bs), [&](long r0, int m) {
+    thread_local std::vector<F> ys, yt, hsb, htb, pbuf, sc;
+    const size_t sz = static_cast<size_t>(padded_rows(m)) * Kp;
+    ys.resize(2 * sz);
+    yt.resize(2 * sz);
+    if (gs) hsb.resize(static_cast<size_t>(m) * 2 * Kp);
+    if (gt) htb.resize(static_cast<size_t>(m) * 2 * Kp);
+    pbuf.resize(2 * static_cast<size_t>(Kp));
+    sc.assign(m, grad_scale);
+    dft_forward_folded(s + r0 * T, m, bs, demean, ys.data(), ys.data() + sz, Kp);
+    dft_forward_folded(t + r0 * T, m, bs, demean, yt.data(), yt.data() + sz, Kp);
+    for (int i = 0; i < m; ++i) {
+      const long o = static_cast<long>(i) * Kp;
+      loss[r0 + i] = kl_row(ys.data() + o, ys.data() + sz + o, yt.data() + o, yt.data() + sz + o, Kp, eps,
+                            gs ? hsb.data() + 2 * o : nullptr, gt ? htb.data() + 2 * o : nullptr, pbuf.data());
+    }
+    if (gs) dft_backward_folded(hsb.data(), hsb.data() + Kp, 2 * Kp, sc.data(), m, bs, demean, gs + r0 * T);
+    if (gt) dft_backward_folded(htb.data(), htb.data() + Kp, 2 * Kp, sc.data(), m, bs, demean, gt + r0 * T);
+  });
+}
+
 #define RPPG_INST(F)                                                                            \
   template void psd_kl_fwd<F>(const F*, const F*, long, const Basis<F>&, bool, F, F*, F*, F*, F*, \
                               F*, F*, F*);                                                      \
   template void psd_kl_bwd<F>(const F*, const F*, const F*, const F*, const F*, const F*, const F*, \
                               long, const Basis<F>&, bool, F, F*, F*);                     \
   template void psd_kl_fused_fwd<F>(const F*, const F*, long, const Basis<F>&, bool, F, F*, F*, F*, int); \
-  template void psd_kl_fused_bwd<F>(const F*, F, const F*, long, const Basis<F>&, bool, F*, int);
+  template void psd_kl_fused_bwd<F>(const F*, F, const F*, long, const Basis<F>&, bool, F*, int); \
+  template void psd_kl_fused_fwd_grad<F>(const F*, const F*, long, const Basis<F>&, bool, F, F*, F, F*, F*);
 RPPG_INST(float)
 RPPG_INST(double)
 #undef RPPG_INST

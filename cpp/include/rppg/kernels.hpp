@@ -33,6 +33,12 @@ void psd_kl_fused_fwd(const F* s, const F* t, long B, const Basis<F>& bs, bool d
                       F* hs, F* ht, int ldh = 0);
 // grad_x [B, T] = (grad_loss[b] or grad_scale when grad_loss is null) * d loss_b / d x_b from h
 // [B, 2 ldh] (as written by psd_kl_fused_fwd with the same ldh; the GEMM reads it in place).
+// Forward and gradient in one pass (one parallel region; h never leaves the block's scratch):
+// loss [B] as psd_kl_fused_fwd, gs / gt [B, T] (either may be null) = grad_scale * d loss_b / d x_b.
+template <class F>
+void psd_kl_fused_fwd_grad(const F* s, const F* t, long B, const Basis<F>& bs, bool demean, F eps,
+                           F* loss, F grad_scale, F* gs, F* gt);
+
 template <class F>
 void psd_kl_fused_bwd(const F* grad_loss, F grad_scale, const F* h, long B, const Basis<F>& bs,
                       bool demean, F* grad_x, int ldh = 0);

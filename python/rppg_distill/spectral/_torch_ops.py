@@ -276,22 +276,27 @@ class _PSDKL(torch.autograd.Function):
 
 
 class _PSDKLFast(torch.autograd.Function):
-    """Eager CPU path through a cached core Spec (see psd_kl): one core call each way, the reduction
-    done in the core, the saved state kept as numpy arrays."""
+    """Eager CPU path through a cached core Spec (see psd_kl): one core call computes the loss and
+    its gradient (the backward is only a multiply by the incoming gradient), the reduction is done
+    in the core, and the saved state is the gradient itself."""
 
     @staticmethod
     def forward(ctx, student, teacher, h, need_s, need_t, scale):
-        loss, hs, ht = _core.psd_kl_fused_forward_h(h, student.numpy(), teacher.numpy(), need_s, need_t, scale)
-        ctx.st = (h, hs, ht, scale or 1.0)
+        loss, gs, gt = _core.psd_kl_fused_forward_grad_h(h, student.numpy(), teacher.numpy(), need_s, need_t,
+                                                         scale)
+        ctx.st = (gs, gt, scale)
         return torch.from_numpy(loss)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g):
-        h, hs, ht, scale = ctx.st
-        g = g.numpy()
-        gs = None if hs is None else torch.from_numpy(_core.psd_kl_fused_backward_h(h, hs, g, scale))
-        gt = None if ht is None else torch.from_numpy(_core.psd_kl_fused_backward_h(h, ht, g, scale))
+        gs, gt, scale = ctx.st  # kept: a retained graph may run the backward again
+        if not scale:
+            g = g.unsqueeze(1)
+        if gs is not None:
+            gs = torch.from_numpy(gs) * g
+        if gt is not None:
+            gt = torch.from_numpy(gt) * g
         return gs, gt, None, None, None, None
 
 
