@@ -139,6 +139,11 @@ std::atomic<bool> g_gomp_ready{false};
 Gomp g_gomp;
 std::mutex g_gomp_mu;
 
+// libgomp is not fork-safe: a forked child that enters a parallel region of the parent's team
+// hangs. A child therefore never uses the OpenMP path (our own pool is rebuilt after fork).
+std::atomic<bool> g_forked_child{false};
+const int g_fork_hook = pthread_atfork(nullptr, nullptr, [] { g_forked_child.store(true); });
+
 int find_gomp(struct dl_phdr_info* info, size_t, void* out) {
   if (info->dlpi_name && std::strstr(info->dlpi_name, "libgomp")) {
     *static_cast<const char**>(out) = info->dlpi_name;
@@ -148,7 +153,7 @@ int find_gomp(struct dl_phdr_info* info, size_t, void* out) {
 }
 
 const Gomp* gomp() {
-  if (std::getenv("RPPG_NO_OPENMP")) return nullptr;
+  if (g_forked_child.load(std::memory_order_relaxed) || std::getenv("RPPG_NO_OPENMP")) return nullptr;
   if (g_gomp_ready.load(std::memory_order_acquire)) return &g_gomp;
   std::lock_guard<std::mutex> lk(g_gomp_mu);
   if (g_gomp_ready.load()) return &g_gomp;
