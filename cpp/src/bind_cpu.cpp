@@ -440,39 +440,6 @@ py::tuple kl_fwd_grad_h(Spec& sp, const py::array& s, const py::array& t, bool n
                           : kl_fwd_grad_h_t<double>(sp, s, t, B, need_s, need_t, scale);
 }
 
-template <class F>
-py::array kl_bwd_h_t(Spec& sp, const py::array& h, const py::array& grad, double scale) {
-  const Basis<F>& bs = sp.basis(static_cast<F*>(nullptr));
-  const long Kp = bs.Kp, T = bs.T;
-  if (h.ndim() != 2 || h.shape(1) != 2 * Kp || !(h.flags() & py::array::c_style))
-    throw py::value_error("h must be [B, 2Kp] C-contiguous from psd_kl_fused_forward_h");
-  const long B = h.shape(0);
-  Arr<F> gb;
-  const F* g = nullptr;
-  F sc = static_cast<F>(scale);
-  if (grad.ndim() == 0) {
-    double g0;
-    if (grad.dtype().is(py::dtype::of<float>())) g0 = *static_cast<const float*>(grad.data());
-    else if (grad.dtype().is(py::dtype::of<double>())) g0 = *static_cast<const double*>(grad.data());
-    else g0 = grad.attr("item")().cast<double>();
-    sc = static_cast<F>(g0 * scale);
-  } else {
-    gb = as_buffer<F>(grad, "grad_loss", B, -1);
-    g = gb.data();
-  }
-  Arr<F> gx({B, T});
-  {
-    py::gil_scoped_release nogil;
-    psd_kl_fused_bwd<F>(g, sc, ptr<F>(h), B, bs, sp.demean, gx.mutable_data(), static_cast<int>(Kp));
-  }
-  return gx;
-}
-
-py::array kl_bwd_h(Spec& sp, const py::array& h, const py::array& grad, double scale) {
-  return dtype_of(h, "h") == DType::F32 ? kl_bwd_h_t<float>(sp, h, grad, scale)
-                                        : kl_bwd_h_t<double>(sp, h, grad, scale);
-}
-
 }  // namespace
 
 void bind_cpu(py::module_& m) {
@@ -491,8 +458,6 @@ void bind_cpu(py::module_& m) {
         R"(Loss and its gradients in one pass. Returns (loss, grad_student, grad_teacher) [B, T] (or None):
 scale != 0: loss = scale * sum_b loss_b (0-d) and the gradients are of that loss; scale == 0: loss [B]
 and row b of a gradient is d loss_b / d x_b.)");
-  m.def("psd_kl_fused_backward_h", &kl_bwd_h, arg("spec"), arg("h"), arg("grad_loss"), arg("scale") = 1.0,
-        R"(grad [B, T] from h: grad_loss 0-d (times scale, same for every row) or [B].)");
   m.def("band_psd_forward", &band_psd_forward, arg("x"), arg("freqs"), arg("fs"), arg("window") = "hann",
         arg("periodic") = true, arg("demean") = true, arg("normalize") = false, arg("eps") = 1e-8,
         R"(Band power spectrum by direct DFT.
