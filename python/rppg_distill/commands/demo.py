@@ -73,7 +73,14 @@ class _Stages:
 
 
 def _config_dir() -> Path:
-    return Path(__file__).resolve().parents[3] / "configs"
+    """The shipped configs: inside the installed package (a wheel install), else the source
+    checkout's top-level configs/ (an editable install)."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "configs", package.parents[1] / "configs"):
+        if (candidate / "crossview-asymmetric-synthetic.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(f"the bundled configs are missing (looked in {package / 'configs'} and "
+                            f"{package.parents[1] / 'configs'}); reinstall rppg-distill")
 
 
 def _crossview_check(summary: dict) -> dict:
