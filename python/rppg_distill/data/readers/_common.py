@@ -19,11 +19,9 @@ from typing import Callable
 
 import numpy as np
 
+from rppg_distill.data.video_io import natural_key  # noqa: F401  (re-exported for the readers)
+
 DEFAULT_TOLERANCE_FRAMES = 2
-
-
-def natural_key(s) -> list:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(s))]
 
 
 class ErrorSink:

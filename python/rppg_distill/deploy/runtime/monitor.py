@@ -83,6 +83,7 @@ class Monitor:
         self.frames_in = 0
         self._frame_shape = None
         self._last_t = None
+        self._ring = np.zeros((self.T, int(c.height), int(c.width), 3), np.float32)
         self._reset_segment()
         if cfg.warmup:
             self._warmup()
@@ -105,9 +106,8 @@ class Monitor:
     def _reset_segment(self) -> None:
         self._prev = None            # (t, crop float32) of the last face frame
         self._seg_t0 = None          # time of resampled sample 0
-        self._n = 0                  # resampled samples in this segment
-        self._ring = np.zeros((self.T, int(self.contract.height), int(self.contract.width), 3),
-                              np.float32)
+        self._n = 0                  # resampled samples in this segment (ring slots are
+                                     # rewritten before a window reads them: no clearing needed)
         self._since = 0              # samples since the last model window
         self._ola.reset()            # stitched signal; samples [0, _ola.final) already emitted
         self._hr = (math.nan, math.nan, math.nan, False)
