@@ -147,6 +147,17 @@ def _buffer(a, name: str, like: torch.Tensor, shape: tuple[int, ...]) -> torch.T
     return a.to(device=like.device, dtype=like.dtype).contiguous()
 
 
+def _saved_lead(a, name: str, source: str) -> tuple[torch.Tensor, int, int]:
+    """The first saved [B, K] intermediate of a backward: checked, made contiguous, with B and K."""
+    if not isinstance(a, torch.Tensor) or a.dim() != 2:
+        raise ValueError(f"{name} must be a 2-D tensor [B, K] from {source}")
+    _require_device(a, name)
+    if a.dtype not in _DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got dtype {a.dtype}")
+    B, K = a.shape
+    return a.contiguous(), B, K
+
+
 def _stream(device: torch.device) -> int:
     return torch.cuda.current_stream(device).cuda_stream
 
@@ -176,13 +187,7 @@ def band_psd_forward(x, freqs, fs, window="hann", periodic=True, demean=True, no
 def band_psd_backward(grad_out, out, re, im, T, freqs, fs, window="hann", periodic=True,
                       demean=True, normalize=False, eps=1e-8):
     """grad_out [B, K] -> grad_x [B, T]."""
-    if not isinstance(re, torch.Tensor) or re.dim() != 2:
-        raise ValueError("re must be a 2-D tensor [B, K] from band_psd_forward")
-    _require_device(re, "re")
-    if re.dtype not in _DTYPES:
-        raise TypeError(f"re must be float32 or float64, got dtype {re.dtype}")
-    B, K = re.shape
-    re = re.contiguous()
+    re, B, K = _saved_lead(re, "re", "band_psd_forward")
     im = _buffer(im, "im", re, (B, K))
     out = _buffer(out, "out", re, (B, K))
     g = _buffer(grad_out, "grad_out", re, (B, K))
@@ -213,13 +218,7 @@ def psd_kl_forward(student, teacher, freqs, fs, window="hann", periodic=True, de
 def psd_kl_backward(grad_loss, ps, pt, re_s, im_s, re_t, im_t, T, freqs, fs, window="hann",
                     periodic=True, demean=True, eps=1e-8, symmetric=False):
     """grad_loss [B] -> (grad_student [B, T], grad_teacher [B, T] if symmetric else None)."""
-    if not isinstance(ps, torch.Tensor) or ps.dim() != 2:
-        raise ValueError("ps must be a 2-D tensor [B, K] from psd_kl_forward")
-    _require_device(ps, "ps")
-    if ps.dtype not in _DTYPES:
-        raise TypeError(f"ps must be float32 or float64, got dtype {ps.dtype}")
-    B, K = ps.shape
-    ps = ps.contiguous()
+    ps, B, K = _saved_lead(ps, "ps", "psd_kl_forward")
     saved = [_buffer(a, n, ps, (B, K)) for a, n in
              ((pt, "pt"), (re_s, "re_s"), (im_s, "im_s"), (re_t, "re_t"), (im_t, "im_t"))]
     gl = _buffer(grad_loss, "grad_loss", ps, (B,))
@@ -255,13 +254,7 @@ def rpm_components_forward(student, teacher, freqs, fs, window="hann", periodic=
 def rpm_components_backward(grad_comps, re_s, im_s, re_t, im_t, T, freqs, fs, window="hann",
                             periodic=True, demean=True):
     """grad_comps [B, 3] -> grad_student [B, T] (the teacher is constant)."""
-    if not isinstance(re_s, torch.Tensor) or re_s.dim() != 2:
-        raise ValueError("re_s must be a 2-D tensor [B, K] from rpm_components_forward")
-    _require_device(re_s, "re_s")
-    if re_s.dtype not in _DTYPES:
-        raise TypeError(f"re_s must be float32 or float64, got dtype {re_s.dtype}")
-    B, K = re_s.shape
-    re_s = re_s.contiguous()
+    re_s, B, K = _saved_lead(re_s, "re_s", "rpm_components_forward")
     saved = [_buffer(a, n, re_s, (B, K)) for a, n in ((im_s, "im_s"), (re_t, "re_t"), (im_t, "im_t"))]
     g = _buffer(grad_comps, "grad_comps", re_s, (B, 3))
     T = int(T)
