@@ -104,22 +104,17 @@ def _crossview_check(summary: dict) -> dict:
 def export_student(checkpoint: Path, cfg, out_path: Path, calib=None) -> dict:
     """Rebuild the trained student from a trainer checkpoint and export it with its contract."""
     from rppg_distill.deploy.contract import Contract
-    from rppg_distill.deploy.export import export_onnx
-    from rppg_distill.models import build_model
-    from rppg_distill.train.loop import load_checkpoint
+    from rppg_distill.deploy.export import export_onnx, load_checkpoint_model
 
-    ck = load_checkpoint(checkpoint)
-    kw = dict(cfg.model.kwargs)
-    kw.setdefault("img_size", cfg.data.img_size)
-    model = build_model(cfg.model.name, **kw)
-    model.load_state_dict(ck["modules"]["model"])
+    model, _ = load_checkpoint_model(checkpoint, cfg.model.name,
+                                     **{"img_size": cfg.data.img_size, **cfg.model.kwargs})
     contract = Contract(model=cfg.model.name, frames=int(cfg.data.clip_len), height=int(cfg.data.img_size),
                         width=int(cfg.data.img_size), normalization=cfg.data.transform, fs=float(cfg.data.fs),
                         # diff_normalized labels: the model predicts the pulse's frame difference;
                         # the runtime integrates "diff_bvp" outputs before stitching and HR
                         output="diff_bvp" if (cfg.data.label_transform or cfg.data.transform) == "diff_normalized" else "bvp",
                         band=tuple(cfg.eval.band))
-    rep = export_onnx(model.eval(), out_path, contract, batch="dynamic", parity_clips=calib)
+    rep = export_onnx(model, out_path, contract, batch="dynamic", parity_clips=calib)
     return {"path": str(rep.path), "exporter": rep.exporter, "opset": rep.opset,
             "parity": rep.parity, "contract": contract.to_dict()}
 

@@ -67,10 +67,6 @@ def resize_video(x: torch.Tensor, size: int) -> torch.Tensor:
     return y.reshape(b, t, c, size, size).permute(0, 2, 1, 3, 4).contiguous()
 
 
-def standardize(y: torch.Tensor) -> torch.Tensor:
-    return (y - y.mean(-1, keepdim=True)) / (y.std(-1, keepdim=True) + 1e-6)
-
-
 def mean_std(values) -> tuple[float, float]:
     v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=np.float64)
     if v.size == 0:
@@ -80,7 +76,8 @@ def mean_std(values) -> tuple[float, float]:
 
 def wilcoxon(a, b) -> dict:
     """Wilcoxon signed-rank of paired errors a vs b (a better when smaller): p, r = Z/sqrt(n),
-    share improved. Uses rppg_distill.evaluate when present, else scipy."""
+    share improved, via ``scipy.stats.wilcoxon`` (its default exact/approximate choice, unlike
+    ``rppg_distill.evaluate.wilcoxon_paired``'s normal approximation)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     n = len(a)
     improved = float(np.mean(a < b)) if n else float("nan")
