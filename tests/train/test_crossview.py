@@ -46,3 +46,18 @@ def test_asymmetric_kl_has_no_teacher_gradient():
     s.grad = None
     psd_kl(s, t, 30.0, (0.5, 3.0), mode="symmetric").backward()
     assert torch.count_nonzero(t.grad) > 0
+
+
+def test_summarize_keeps_lambda_sweep_rows_apart():
+    from rppg_distill.train.crossview import summarize
+
+    def run(scheme, lam, seed, mae):
+        view = {"mae": mae, "peak_concentration": 0.5, "per_video_mae": {}}
+        return {"scheme": scheme, "lam": lam, "seed": seed, "views": {"frontal": view, "side_left": view}}
+
+    results = [run("asymmetric", 0.01, 0, 1.0), run("asymmetric", 0.01, 1, 3.0),
+               run("asymmetric", 0.1, 0, 10.0), run("cam2-only", 0.01, 0, 5.0)]
+    table = summarize(results)["table"]
+    assert set(table) == {"asymmetric@0.01", "asymmetric@0.1", "cam2-only"}
+    assert table["asymmetric@0.01"]["frontal"][0] == 2.0
+    assert table["asymmetric@0.1"]["frontal"][0] == 10.0

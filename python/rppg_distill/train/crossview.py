@@ -216,10 +216,13 @@ def side_mae(views: dict) -> float:
 def summarize(results: list[dict]) -> dict:
     """Per scheme (and λ): MAE mean±std over seeds per view and for the side views pooled, peak
     concentration; Wilcoxon B' vs A+ on per-video side errors (averaged over seeds)."""
+    lams_per_scheme: dict[str, set] = {}
+    for r in results:
+        lams_per_scheme.setdefault(r["scheme"], set()).add(r["lam"])
     groups: dict[str, list[dict]] = {}
     for r in results:
-        name = r["scheme"] if r["scheme"] not in ("symmetric", "asymmetric") else f"{r['scheme']}"
-        if r.get("lam_sweep"):
+        name = r["scheme"]
+        if len(lams_per_scheme[name]) > 1:  # a λ sweep: one row per λ, never pooled
             name += f"@{r['lam']:g}"
         groups.setdefault(name, []).append(r)
     table = {}
