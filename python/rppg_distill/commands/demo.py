@@ -154,7 +154,6 @@ def runtime_hr_mae(model_path: Path, video: Path, truth_bvp, fs: float, band, wi
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
     import torch
 
     from rppg_distill.train import crossmodal, crossview

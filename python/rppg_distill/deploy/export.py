@@ -13,7 +13,6 @@ must be <= ``rtol`` (1e-4 default).
 from __future__ import annotations
 
 import dataclasses
-import io
 import warnings
 from pathlib import Path
 

@@ -28,11 +28,10 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from torch import nn
 from torch.func import functional_call
 
 from . import common
-from .config import CrossModalConfig, LoopConfig, OptimConfig, to_dict
+from .config import CrossModalConfig, OptimConfig, to_dict
 from .loop import Task, build_optimizer, fit, load_checkpoint, unwrap
 
 
