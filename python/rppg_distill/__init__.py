@@ -7,7 +7,24 @@ needs only numpy, OpenCV, onnxruntime (or TensorRT) and the compiled core.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+
+
+def _package_version() -> str:
+    """The version defined once, in pyproject.toml: from the installed distribution's metadata,
+    else from the compiled core (which CMake stamps with the same pyproject version)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rppg-distill")
+    except PackageNotFoundError:
+        try:
+            import rppg_distill._core as core
+        except ImportError:
+            return "unknown"
+        return str(core.build_info()["version"])
+
+
+__version__ = _package_version()
 
 
 def load_core():
