@@ -12,13 +12,14 @@ import torch
 from rppg_distill.train.loop import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
+# the workers import tests.* from the checkout and rppg_distill from the environment or python/
+PYTHONPATH = os.pathsep.join([str(ROOT), str(ROOT / "python"), os.environ.get("PYTHONPATH", "")])
 
 
 def test_torchrun_gloo_two_processes(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(Path(__file__).with_name("ddp_worker.py")), str(tmp_path)]
-    path = [str(ROOT), str(ROOT / "python"), os.environ.get("PYTHONPATH", "")]  # tests/, the package
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(p for p in path if p))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=PYTHONPATH)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
