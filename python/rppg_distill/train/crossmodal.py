@@ -1,4 +1,4 @@
-"""RPM-Distill (paper 2, METHODS.md §3): a frozen radar teacher teaches a video-only student.
+"""RPM-Distill (paper 2, docs/METHODS.md §3): a frozen radar teacher teaches a video-only student.
 
 Stages:
 1. Radar-teacher pretraining (``RFConvDecoder``, radar [B, 10, T] -> pulse) on labelled pairs with
@@ -254,7 +254,7 @@ class RPMTask(Task):
 # ----------------------------------------------------------------------------- evaluation
 @torch.no_grad()
 def evaluate_student(model, test, cfg: CrossModalConfig, device) -> dict:
-    """MAE, RMSE, STD of the error and Pearson r of HR over test windows (METHODS.md §3)."""
+    """MAE, RMSE, STD of the error and Pearson r of HR over test windows (docs/METHODS.md §3.5)."""
     model.eval()
     preds, labels = [], []
     for b in torch.utils.data.DataLoader(test, batch_size=8, shuffle=False):

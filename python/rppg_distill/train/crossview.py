@@ -1,4 +1,4 @@
-"""Cross-view PSD distillation (paper 1, METHODS.md §2): the frontal view teaches the side views.
+"""Cross-view PSD distillation (paper 1, docs/METHODS.md §2): the frontal view teaches the side views.
 
 Schemes (``scheme:`` in the config):
 
