@@ -492,7 +492,7 @@ psd_kl_fused_backward.)");
         R"(grad_loss (float: the same for every row, or [B]) and h from psd_kl_fused_forward -> grad [B, T].)");
   m.def("rpm_components_forward", &rpm_components_forward, arg("student"), arg("teacher"),
         arg("freqs"), arg("fs"), arg("window") = "hann", arg("periodic") = true, arg("demean") = true,
-        R"(RPM-Distill spectral components (METHODS.md 1.3), teacher constant.
+        R"(RPM-Distill spectral components (docs/METHODS.md §1.3), teacher constant.
 
 student, teacher [B, T]; freqs [K] float64. Returns (components [B, 3] (peak, off, shape),
 teacher_centroid [B] (band bin index, 0..K-1), peak_ratio [B] (teacher sum P w / sum P),

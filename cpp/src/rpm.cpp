@@ -1,4 +1,4 @@
-// RPM-Distill spectral components (METHODS.md 1.3): forward and student backward.
+// RPM-Distill spectral components (docs/METHODS.md §1.3): forward and student backward.
 #include <algorithm>
 #include <cmath>
 #include <type_traits>

@@ -12,7 +12,8 @@ import skimage.data
 
 from rppg_distill.data.cache import ClipCache, PreprocessSettings, preprocess
 from rppg_distill.data.types import Recording
-from rppg_distill.data.video_io import write_video
+from rppg_distill.data.video_io import (EmptyVideoError, VideoOpenError, VideoReadError, read_video,
+                                        write_video)
 
 N = 30
 FAST = {"workers": 0, "progress": False, "detect_every": 10, "size": 36}
@@ -101,6 +102,33 @@ def test_bad_inputs_are_flagged_and_reported(tmp_path):
     # strict mode raises with the name
     with pytest.raises(ValueError, match="noface.*no_face"):
         preprocess([recs[5]], tmp_path / "cache_strict", {**FAST, "on_error": "raise"})
+
+
+def test_read_errors_are_typed_and_the_worker_sorts_them_by_type(tmp_path):
+    vids = tmp_path / "videos"
+    vids.mkdir()
+    (vids / "empty.avi").write_bytes(b"")
+    (vids / "junk.avi").write_bytes(os.urandom(4096))
+    with pytest.raises(VideoOpenError, match="missing.avi"):
+        read_video(vids / "missing.avi")
+    with pytest.raises(EmptyVideoError, match="0 bytes"):
+        read_video(vids / "empty.avi")
+    with pytest.raises(VideoOpenError, match="junk.avi"):
+        read_video(vids / "junk.avi")
+    assert issubclass(VideoReadError, ValueError)  # callers catching ValueError still do
+    # in-memory sources: no frames at all -> "empty"; a size change mid-stream -> "unreadable"
+    mixed = list(face_frames(N))[:5] + [f[:128] for f in face_frames(N)[5:]]
+    recs = [Recording("test", "nothing", "frontal", tmp_path / "none.avi", 30.0,
+                      frame_loader=lambda: np.zeros((0, 64, 64, 3), np.uint8)),
+            Recording("test", "resized", "frontal", tmp_path / "none.avi", 30.0,
+                      frame_loader=lambda: mixed)]
+    rep = preprocess(recs, tmp_path / "cache", FAST)
+    flagged = {f.key.split("__")[1]: (f.reason, f.detail) for f in rep.flagged}
+    assert flagged["nothing"][0] == "empty" and "no frames" in flagged["nothing"][1]
+    assert flagged["resized"][0] == "unreadable" and "changes mid-stream" in flagged["resized"][1]
+    with pytest.raises(ValueError, match="resized.*unreadable"):
+        preprocess(recs[1:2], tmp_path / "strict", {**FAST, "on_error": "raise"})
+    assert not list((tmp_path / "strict").rglob("*.npy*")) and not list((tmp_path / "strict").rglob(".*tmp*"))
 
 
 def test_label_tolerance_cuts_to_shorter(tmp_path):

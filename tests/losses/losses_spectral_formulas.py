@@ -1,4 +1,4 @@
-"""Plain-torch formulas of METHODS.md §1 used to check the loss plumbing independently of the core.
+"""Plain-torch formulas of docs/METHODS.md §1 used to check the loss plumbing independently of the core.
 
 Signatures follow docs/INTERFACES.md (rfft-bin grid only).
 """

@@ -1,7 +1,7 @@
 """Cross-view objective and RPM-Distill objective.
 
 The plumbing (modes, masks, ablations, gradient flow) is checked with plain-torch formulas of
-METHODS.md §1 injected through ``kl_fn`` / ``components_fn``; tests marked ``core`` use the fused
+docs/METHODS.md §1 injected through ``kl_fn`` / ``components_fn``; tests marked ``core`` use the fused
 ``rppg_distill.spectral`` ops and skip (saying so) until the core is importable.
 """
 

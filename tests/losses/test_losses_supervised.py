@@ -1,4 +1,4 @@
-"""Supervised losses: NegPearson, SNR loss (METHODS.md §3), MSE."""
+"""Supervised losses: NegPearson, SNR loss (docs/METHODS.md §3.2), MSE."""
 
 from __future__ import annotations
 

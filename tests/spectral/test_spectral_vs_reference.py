@@ -93,7 +93,7 @@ def test_rpm_components_matches_reference(device, B, T, fs, band, n_fft):
 
 @pytest.mark.parametrize("device", device_params())
 def test_rpm_components_spec_example(device):
-    """METHODS.md 1.3: T = 255 at fs = 30 gives bins 7..25 (K = 19)."""
+    """docs/METHODS.md §1.3: T = 255 at fs = 30 gives bins 7..25 (K = 19)."""
     assert len(S.band_frequencies(255, 30.0, (45 / 60, 180 / 60))) == 19
     s, t = _inputs(4, 255, device, seed=5)
     comps, cen, ratio = S.rpm_components(s.float(), t.float(), 30.0, (45 / 60, 180 / 60))

@@ -44,7 +44,7 @@ void psd_kl_fused_bwd(const F* grad_loss, F grad_scale, const F* h, long B, cons
                       bool demean, F* grad_x, int ldh = 0);
 
 // comps [B, 3] (peak, off, shape), centroid_t [B] (band bin index 0..K-1), ratio [B]
-// (teacher sum P w / sum P). METHODS.md 1.3; teacher constant.
+// (teacher sum P w / sum P). docs/METHODS.md §1.3; teacher constant.
 template <class F>
 void rpm_fwd(const F* s, const F* t, long B, const Basis<F>& bs, bool demean, F* comps,
              F* centroid_t, F* ratio, F* re_s, F* im_s, F* re_t, F* im_t);

@@ -1,4 +1,4 @@
-// KL(p_teacher || p_student) over the normalized band PSD (METHODS.md 1.2): row kernels, the
+// KL(p_teacher || p_student) over the normalized band PSD (docs/METHODS.md §1.2): row kernels, the
 // deterministic batch mean and the launchers.
 #include "spectral_internal.cuh"
 

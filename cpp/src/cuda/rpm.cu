@@ -1,11 +1,11 @@
-// RPM-Distill components (METHODS.md 1.3): per-side statistics, row kernels and launchers.
+// RPM-Distill components (docs/METHODS.md §1.3): per-side statistics, row kernels and launchers.
 #include "spectral_internal.cuh"
 
 namespace rppg {
 namespace cuda {
 namespace {
 
-// ---- RPM-Distill per-side statistics (METHODS.md 1.3) ----
+// ---- RPM-Distill per-side statistics (docs/METHODS.md §1.3) ----
 // r_k = log(P_k + 1e-8); mu, sd (population) of r; l = (r - mu) / (sd + 1e-8);
 // centroid c = sum_k k softmax(r)_k (band bin index 0..K-1); H = -sum q log(q + 1e-8), q = softmax(l).
 template <typename S>

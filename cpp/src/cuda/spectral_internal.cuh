@@ -9,7 +9,7 @@
 //   peak.cu      peak frequency (argmax + parabolic interpolation): row kernel and launcher
 //   device.cu    device queries and stream synchronization
 //
-// The CUDA kernels of the spectral core (METHODS.md section 1): a cached windowed cos/sin basis, the
+// The CUDA kernels of the spectral core (docs/METHODS.md §1): a cached windowed cos/sin basis, the
 // direct DFT as a shared-memory tiled matrix product, and fused per-row epilogues (power,
 // normalization, KL, log / z-score / softmax / centroid / entropy / SmoothL1) forward and backward.
 //

@@ -122,7 +122,7 @@ def pbv(rgb, fs, band=(0.7, 4.0), window_s: float | None = None, signature=None)
     ``Q = C C^T``, ``W = Q^-1 pbv`` and ``bvp = C^T W / (pbv^T W)``. Computed over the whole
     trace, or per window of ``window_s`` seconds (half overlap, Hann overlap-add).
 
-    The data-driven signature (METHODS.md §4, as the common peers compute it) follows whatever
+    The data-driven signature (docs/METHODS.md §4, as the common peers compute it) follows whatever
     dominates the band: strong in-band intensity flicker captures it. ``signature`` (3 values,
     e.g. the paper's prior ``(0.27, 0.80, 0.54)`` for white light) fixes it instead, which
     rejects such flicker.

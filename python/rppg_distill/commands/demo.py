@@ -26,7 +26,9 @@ import argparse
 import dataclasses
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 NAME = "demo"
 HELP = "end-to-end demo on the built-in synthetic data (train cam2-only vs B', RPM-Distill, report)"
@@ -153,20 +155,45 @@ def runtime_hr_mae(model_path: Path, video: Path, truth_bvp, fs: float, band, wi
             "frames": frames, "seconds": secs, "fps": frames / max(secs, 1e-9), "estimates": rows}
 
 
+@dataclass
+class _Demo:
+    """What the stages share: the arguments, the output folder, the configs and the report."""
+
+    args: argparse.Namespace
+    out: Path
+    stages: _Stages
+    common: list[str]            # --set overrides every config of the demo gets
+    base: Any                    # the cross-view config (CrossViewConfig)
+    report: dict = field(default_factory=dict)
+
+    @property
+    def data_root(self) -> Path:
+        return self.out / "data"
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from rppg_distill.train import crossmodal, crossview
-    from rppg_distill.train.config import load_config, save_config
-    from rppg_distill.train.data import crossmodal_datasets, crossview_datasets, split_subjects
-
     torch.set_num_threads(max(1, args.threads))
+    demo = _setup(args)
+    _generate(demo)
+    cv_data, cm, cm_data = _preprocess(demo)
+    results, table = _train_crossview(demo, cv_data)
+    if cm is not None:
+        _train_rpm_distill(demo, cm, cm_data)
+    if not args.no_export:
+        _export_and_run(demo, results)
+    _write_reports(demo, table)
+    return 0
+
+
+def _setup(args: argparse.Namespace) -> _Demo:
+    """Output folder, the overrides shared by every config, and the cross-view base config."""
+    from rppg_distill.train.config import load_config
+
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    cfg_dir = _config_dir()
-    st = _Stages(out)
-    data_root = out / "data"
-    common = [f"data.root={data_root}", "loop.progress=false", f"loop.num_threads={max(1, args.threads)}"]
+    common = [f"data.root={out / 'data'}", "loop.progress=false", f"loop.num_threads={max(1, args.threads)}"]
     if args.subjects:
         common.append(f"data.n_subjects={args.subjects}")
     if args.seconds:
@@ -174,41 +201,55 @@ def run(args: argparse.Namespace) -> int:
     cv_over = common + [f"seeds={list(range(args.seeds))}"] + list(args.overrides)
     if args.epochs is not None:
         cv_over.append(f"loop.epochs={args.epochs}")
-    base = load_config(cfg_dir / "crossview-asymmetric-synthetic.yaml", cv_over)
-    report: dict = {"settings": {"seeds": args.seeds, "threads": args.threads,
-                                 "crossview_config": dataclasses.asdict(base)}}
+    base = load_config(_config_dir() / "crossview-asymmetric-synthetic.yaml", cv_over)
+    report = {"settings": {"seeds": args.seeds, "threads": args.threads,
+                           "crossview_config": dataclasses.asdict(base)}}
+    return _Demo(args, out, _Stages(out), common, base, report)
 
-    # 1. generate (both layouts in one pass: MCD-rPPG multi-view video, EquiPleth video + radar)
-    if not (data_root / "synth_manifest.json").exists():
+
+def _generate(demo: _Demo) -> None:
+    """Stage 1: both layouts in one pass (MCD-rPPG multi-view video, EquiPleth video + radar)."""
+    if not (demo.data_root / "synth_manifest.json").exists():
         from rppg_distill.data.synthetic import generate
 
-        fmts = ("mcd_rppg",) if args.no_crossmodal else ("mcd_rppg", "equipleth")
-        print(f"[demo] generating {base.data.n_subjects} subjects x {base.data.seconds:g} s into {data_root}", flush=True)
-        generate(data_root, n_subjects=base.data.n_subjects, seed=base.data.split_seed,
-                 duration_s=base.data.seconds, formats=fmts, **base.data.synth_kwargs)
-    st.done("generate")
+        d = demo.base.data
+        fmts = ("mcd_rppg",) if demo.args.no_crossmodal else ("mcd_rppg", "equipleth")
+        print(f"[demo] generating {d.n_subjects} subjects x {d.seconds:g} s into {demo.data_root}", flush=True)
+        generate(demo.data_root, n_subjects=d.n_subjects, seed=d.split_seed, duration_s=d.seconds,
+                 formats=fmts, **d.synth_kwargs)
+    demo.stages.done("generate")
 
-    # 2. preprocess (face crops into the clip cache) + clip datasets
-    data = crossview_datasets(base.data)
-    cm = None
-    cm_data = None
-    if not args.no_crossmodal:
-        rpm_over = common + list(args.rpm_overrides) + [f"loop.out_dir={out / 'runs' / 'rpm-distill'}"]
-        if args.rpm_epochs is not None:
-            rpm_over.append(f"loop.epochs={args.rpm_epochs}")
-        cm = load_config(cfg_dir / "crossmodal-rpm-distill-synthetic.yaml", rpm_over)
+
+def _preprocess(demo: _Demo):
+    """Stage 2: face crops into the clip cache; (cross-view data, RPM config or None, RPM data)."""
+    from rppg_distill.train.config import load_config
+    from rppg_distill.train.data import crossmodal_datasets, crossview_datasets
+
+    data = crossview_datasets(demo.base.data)
+    cm = cm_data = None
+    if not demo.args.no_crossmodal:
+        rpm_over = demo.common + list(demo.args.rpm_overrides) + [f"loop.out_dir={demo.out / 'runs' / 'rpm-distill'}"]
+        if demo.args.rpm_epochs is not None:
+            rpm_over.append(f"loop.epochs={demo.args.rpm_epochs}")
+        cm = load_config(_config_dir() / "crossmodal-rpm-distill-synthetic.yaml", rpm_over)
         cm_data = crossmodal_datasets(cm.data)
-    st.done("preprocess")
+    demo.stages.done("preprocess")
+    return data, cm, cm_data
 
-    # 3. cross-view schemes
+
+def _train_crossview(demo: _Demo, data) -> tuple[list[dict], str]:
+    """Stage 3: every cross-view scheme over the seeds; (per-run results, Table-1-style text)."""
+    from rppg_distill.train import crossview
+    from rppg_distill.train.config import save_config
+
     results = []
-    schemes = [s.strip() for s in args.schemes.split(",") if s.strip()]
-    for scheme in schemes:
-        c = dataclasses.replace(base, scheme=scheme,
-                                loop=dataclasses.replace(base.loop, out_dir=str(out / "runs" / scheme)))
-        save_config(c, out / "runs" / scheme / "config.yaml")
+    for scheme in [s.strip() for s in demo.args.schemes.split(",") if s.strip()]:
+        run_dir = demo.out / "runs" / scheme
+        c = dataclasses.replace(demo.base, scheme=scheme,
+                                loop=dataclasses.replace(demo.base.loop, out_dir=str(run_dir)))
+        save_config(c, run_dir / "config.yaml")
         results += crossview.run_crossview(c, data=data)
-        st.done(f"train+eval {scheme} ({len(c.seeds)} seeds)")
+        demo.stages.done(f"train+eval {scheme} ({len(c.seeds)} seeds)")
     summary = crossview.summarize(results)
     summary["check"] = _crossview_check(summary)
     table = crossview.format_table(summary)
@@ -217,73 +258,93 @@ def run(args: argparse.Namespace) -> int:
         print(f"[demo] {name} vs cam2-only: side MAE {chk['side_mae_delta']:+.2f} bpm, frontal MAE "
               f"{chk['frontal_mae_delta']:+.2f} bpm -> lowers side: {chk['lowers_side']}, frontal within "
               f"+0.5: {chk['frontal_within_0.5']}")
-    (out / "table1.txt").write_text(table + "\n")
-    (out / "crossview_summary.json").write_text(json.dumps(summary, indent=1))
-    (out / "crossview_results.json").write_text(json.dumps(results, indent=1))
-    report["crossview"] = summary
+    (demo.out / "table1.txt").write_text(table + "\n")
+    (demo.out / "crossview_summary.json").write_text(json.dumps(summary, indent=1))
+    (demo.out / "crossview_results.json").write_text(json.dumps(results, indent=1))
+    demo.report["crossview"] = summary
+    return results, table
 
-    # 4. RPM-Distill, briefly
-    if cm is not None:
-        res = crossmodal.run_crossmodal(cm, data=cm_data)
-        (out / "rpm_distill.json").write_text(json.dumps(res, indent=1))
-        report["rpm_distill"] = [{k: r[k] for k in ("seed", "mode", "steps", "test") if k in r}
-                                 | {"gate_mean": r.get("gate_mean")} for r in res]
-        print("[demo] RPM-Distill student (test):", json.dumps(res[0]["test"]), flush=True)
-        st.done("train+eval RPM-Distill")
 
-    # 5.-6. export the B' student and run it through the streaming runtime
-    if not args.no_export:
-        pick = [r for r in results if r["scheme"] == "asymmetric" and r["checkpoint"]] or \
-               [r for r in results if r["checkpoint"]]
-        if pick:
-            from rppg_distill.data.readers import read_dataset
+def _train_rpm_distill(demo: _Demo, cm, cm_data) -> None:
+    """Stage 4: a brief RPM-Distill run (radar teacher pretraining + student with the policy)."""
+    from rppg_distill.train import crossmodal
 
-            src = pick[0]
-            cfg = dataclasses.replace(base, scheme=src["scheme"])
-            onnx_path = out / "student.onnx"
-            exp = export_student(Path(src["checkpoint"]), cfg, onnx_path)
-            exp["scheme"], exp["seed"] = src["scheme"], src["seed"]
-            report["export"] = exp
-            print(f"[demo] exported {src['scheme']} seed {src['seed']} -> {onnx_path} ({exp['exporter']}, "
-                  f"parity {json.dumps(exp['parity'])})", flush=True)
-            int8_path = None
-            if not args.no_int8:
-                try:
-                    from rppg_distill.deploy.precision import clips_from_cache, to_int8
-                    from rppg_distill.deploy.contract import Contract
+    res = crossmodal.run_crossmodal(cm, data=cm_data)
+    (demo.out / "rpm_distill.json").write_text(json.dumps(res, indent=1))
+    demo.report["rpm_distill"] = [{k: r[k] for k in ("seed", "mode", "steps", "test") if k in r}
+                                  | {"gate_mean": r.get("gate_mean")} for r in res]
+    print("[demo] RPM-Distill student (test):", json.dumps(res[0]["test"]), flush=True)
+    demo.stages.done("train+eval RPM-Distill")
 
-                    contract = Contract.from_dict(exp["contract"])
-                    cache_dir = Path(base.data.cache_dir or Path(base.data.root) / "cache")
-                    calib = clips_from_cache(cache_dir, contract, max_clips=32, stride=contract.frames)
-                    int8_path = to_int8(onnx_path, out / "student.int8.onnx", calib)
-                except Exception as err:  # report, do not lose the rest of the demo
-                    print(f"[demo] int8 export failed: {type(err).__name__}: {err}", flush=True)
-                    report["int8_error"] = f"{type(err).__name__}: {err}"
-            st.done("export ONNX (+int8)")
-            recs = read_dataset("mcd_rppg", data_root / "mcd_rppg")
-            _, _, test = split_subjects(recs, base.data.split, base.data.split_seed)
-            vids = [r for r in test if r.view == "frontal" and r.bvp is not None]
-            if vids:
-                rec = vids[0]
-                rt = {}
-                for tag, path in (("fp32", onnx_path), ("int8", int8_path)):
-                    if path is None:
-                        continue
-                    m = runtime_hr_mae(Path(path), Path(rec.video), rec.bvp, float(rec.fps or base.data.fs),
-                                       tuple(base.eval.band))
-                    rt[tag] = {k: v for k, v in m.items() if k != "estimates"}
-                    (out / f"runtime_{tag}.json").write_text(json.dumps(m, indent=1))
-                    print(f"[demo] runtime {tag} on {rec.video.name} (subject {rec.subject}, {rec.state}): "
-                          f"HR MAE {m['mae_bpm']:.2f} bpm over {m['n_windows']} 10 s windows, "
-                          f"{m['fps']:.0f} frames/s", flush=True)
-                report["runtime"] = rt
-            st.done("runtime HR check")
-    st.save()
-    report["stage_times"] = json.loads((out / "stage_times.json").read_text())
-    (out / "report.json").write_text(json.dumps(report, indent=1, default=str))
-    _write_report_md(out, report, table)
-    print(f"[demo] total {report['stage_times']['total']:.1f} s; report in {out}", flush=True)
-    return 0
+
+def _export_and_run(demo: _Demo, results: list[dict]) -> None:
+    """Stages 5-6: export the B' student (else any trained one) and stream a test video through it."""
+    pick = [r for r in results if r["scheme"] == "asymmetric" and r["checkpoint"]] or \
+           [r for r in results if r["checkpoint"]]
+    if not pick:
+        return
+    models = _export_stage(demo, pick[0])
+    _runtime_stage(demo, models)
+
+
+def _export_stage(demo: _Demo, src: dict) -> dict[str, Path]:
+    """Stage 5: ONNX with its contract, and an int8 copy calibrated on cached clips."""
+    base, out = demo.base, demo.out
+    cfg = dataclasses.replace(base, scheme=src["scheme"])
+    onnx_path = out / "student.onnx"
+    exp = export_student(Path(src["checkpoint"]), cfg, onnx_path)
+    exp["scheme"], exp["seed"] = src["scheme"], src["seed"]
+    demo.report["export"] = exp
+    print(f"[demo] exported {src['scheme']} seed {src['seed']} -> {onnx_path} ({exp['exporter']}, "
+          f"parity {json.dumps(exp['parity'])})", flush=True)
+    models = {"fp32": onnx_path}
+    if not demo.args.no_int8:
+        try:
+            from rppg_distill.deploy.contract import Contract
+            from rppg_distill.deploy.precision import clips_from_cache, to_int8
+
+            contract = Contract.from_dict(exp["contract"])
+            cache_dir = Path(base.data.cache_dir or Path(base.data.root) / "cache")
+            calib = clips_from_cache(cache_dir, contract, max_clips=32, stride=contract.frames)
+            models["int8"] = to_int8(onnx_path, out / "student.int8.onnx", calib)
+        except Exception as err:  # report, do not lose the rest of the demo
+            print(f"[demo] int8 export failed: {type(err).__name__}: {err}", flush=True)
+            demo.report["int8_error"] = f"{type(err).__name__}: {err}"
+    demo.stages.done("export ONNX (+int8)")
+    return models
+
+
+def _runtime_stage(demo: _Demo, models: dict[str, Path]) -> None:
+    """Stage 6: each exported model through the streaming runtime on a held-out frontal video."""
+    from rppg_distill.data.readers import read_dataset
+    from rppg_distill.train.data import split_subjects
+
+    base = demo.base
+    recs = read_dataset("mcd_rppg", demo.data_root / "mcd_rppg")
+    _, _, test = split_subjects(recs, base.data.split, base.data.split_seed)
+    vids = [r for r in test if r.view == "frontal" and r.bvp is not None]
+    if vids:
+        rec = vids[0]
+        rt = {}
+        for tag, path in models.items():
+            m = runtime_hr_mae(Path(path), Path(rec.video), rec.bvp, float(rec.fps or base.data.fs),
+                               tuple(base.eval.band))
+            rt[tag] = {k: v for k, v in m.items() if k != "estimates"}
+            (demo.out / f"runtime_{tag}.json").write_text(json.dumps(m, indent=1))
+            print(f"[demo] runtime {tag} on {rec.video.name} (subject {rec.subject}, {rec.state}): "
+                  f"HR MAE {m['mae_bpm']:.2f} bpm over {m['n_windows']} 10 s windows, "
+                  f"{m['fps']:.0f} frames/s", flush=True)
+        demo.report["runtime"] = rt
+    demo.stages.done("runtime HR check")
+
+
+def _write_reports(demo: _Demo, table: str) -> None:
+    """report.json and report.md, with the stage times."""
+    demo.stages.save()
+    demo.report["stage_times"] = json.loads((demo.out / "stage_times.json").read_text())
+    (demo.out / "report.json").write_text(json.dumps(demo.report, indent=1, default=str))
+    _write_report_md(demo.out, demo.report, table)
+    print(f"[demo] total {demo.report['stage_times']['total']:.1f} s; report in {demo.out}", flush=True)
 
 
 def _write_report_md(out: Path, report: dict, table: str) -> None:

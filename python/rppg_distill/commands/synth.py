@@ -8,6 +8,10 @@ import json
 NAME = "synth"
 HELP = "generate synthetic multi-view rPPG videos (+ 77 GHz radar) in the real dataset formats"
 
+# the three layouts the readers know; ubfc_rppg and equipleth reuse the frontal view that
+# mcd_rppg renders anyway (measured: +45 % generation time for 2 subjects x 10 s on 2 busy cores)
+DEFAULT_FORMATS = ("mcd_rppg", "ubfc_rppg", "equipleth")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out_dir", help="output folder (gets mcd_rppg/, ubfc_rppg/, equipleth/)")
@@ -18,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--states", default="before,after", help="comma list (default before,after)")
     parser.add_argument("--views", default="frontal,side_left,side_right", help="comma list")
-    parser.add_argument("--formats", default="mcd_rppg",
-                        help="comma list of mcd_rppg, ubfc_rppg, equipleth (default mcd_rppg)")
+    parser.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
+                        help="comma list of mcd_rppg, ubfc_rppg, equipleth (default: all three)")
     parser.add_argument("--codec", default="MJPG", help="FourCC: MJPG (default) or FFV1 (lossless)")
     parser.add_argument("--quality", type=int, default=95, help="MJPG quality 0-100 (default 95)")
     parser.add_argument("--no-radar", action="store_true", help="skip the radar simulation")

@@ -1,7 +1,11 @@
 """Video input/output on OpenCV (headless): read, probe, iterate and write videos atomically.
 
 All frames are uint8 RGB ``[H, W, 3]`` (OpenCV's BGR is converted at this boundary only).
-Every failure raises ``ValueError`` naming the file, never a silent empty array.
+Every failure raises ``ValueError`` naming the file, never a silent empty array. A source that
+cannot be read raises a :class:`VideoReadError` (a ``ValueError``) saying why, so callers can
+sort failures by type: :class:`VideoOpenError` (missing, or not openable: corrupt header or
+unsupported codec), :class:`EmptyVideoError` (0 bytes or no decodable frame) and
+:class:`CorruptVideoError` (it opens, but its frames or timestamps are broken).
 
 Codecs (``write_video(codec=...)``):
     - ``"FFV1"``: lossless (FFmpeg FFV1 in AVI); used by tests for exact round trips.
@@ -27,8 +31,25 @@ except ModuleNotFoundError as _err:  # pragma: no cover
 
 from rppg_distill.data.atomic import atomic_save
 
-__all__ = ["read_video", "video_fps", "avi_header_fps", "video_info", "write_video", "iter_video",
+__all__ = ["VideoReadError", "VideoOpenError", "EmptyVideoError", "CorruptVideoError",
+           "read_video", "video_fps", "avi_header_fps", "video_info", "write_video", "iter_video",
            "read_frame_folder", "write_frame_folder", "natural_key"]
+
+
+class VideoReadError(ValueError):
+    """A video file or frame folder cannot be read (the message names the file)."""
+
+
+class VideoOpenError(VideoReadError):
+    """The source is missing, or OpenCV cannot open it (corrupt header, unsupported codec)."""
+
+
+class EmptyVideoError(VideoReadError):
+    """The source has no data: a 0-byte file, no decodable frame, no frame image."""
+
+
+class CorruptVideoError(VideoReadError):
+    """The source opens but its content is broken: undecodable frame, changing size, no timing."""
 
 
 def natural_key(s: str | Path) -> list:
@@ -39,13 +60,13 @@ def natural_key(s: str | Path) -> list:
 def _open(path: str | Path) -> "cv2.VideoCapture":
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"video file not found: {path}")
+        raise VideoOpenError(f"video file not found: {path}")
     if path.stat().st_size == 0:
-        raise ValueError(f"video file is empty (0 bytes): {path}")
+        raise EmptyVideoError(f"video file is empty (0 bytes): {path}")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
-        raise ValueError(f"cannot open video (corrupt or unsupported codec): {path}")
+        raise VideoOpenError(f"cannot open video (corrupt or unsupported codec): {path}")
     return cap
 
 
@@ -99,7 +120,7 @@ def video_fps(path: str | Path) -> float:
     if declared is not None:
         fps = declared
     if not np.isfinite(fps) or fps <= 0:
-        raise ValueError(f"video has no valid fps in its header (got {fps!r}): {path}")
+        raise CorruptVideoError(f"video has no valid fps in its header (got {fps!r}): {path}")
     return fps
 
 
@@ -116,10 +137,10 @@ def read_video(path: str | Path, max_frames: int | None = None) -> np.ndarray:
     finally:
         cap.release()
     if not frames:
-        raise ValueError(f"video has no decodable frames (corrupt or 0 frames): {path}")
+        raise EmptyVideoError(f"video has no decodable frames (corrupt or 0 frames): {path}")
     shapes = {f.shape for f in frames}
     if len(shapes) != 1:
-        raise ValueError(f"video frames change size mid-stream {sorted(shapes)}: {path}")
+        raise CorruptVideoError(f"video frames change size mid-stream {sorted(shapes)}: {path}")
     return np.stack(frames)
 
 
@@ -146,14 +167,14 @@ def iter_video(path: str | Path, fps: float | None = None) -> Iterator[tuple[np.
             if (t <= last_t or (n > 0 and t <= 0)) and rate and rate > 0:
                 t = n / rate
             elif t < 0 or (n > 0 and t <= last_t):
-                raise ValueError(f"video has neither timestamps nor a valid fps: {path}")
+                raise CorruptVideoError(f"video has neither timestamps nor a valid fps: {path}")
             last_t = t
             n += 1
             yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), float(t)
     finally:
         cap.release()
     if n == 0:
-        raise ValueError(f"video has no decodable frames (corrupt or 0 frames): {path}")
+        raise EmptyVideoError(f"video has no decodable frames (corrupt or 0 frames): {path}")
 
 
 def _check_frames(frames) -> np.ndarray:
@@ -206,20 +227,20 @@ def read_frame_folder(folder: str | Path, pattern: str = "*.png",
     """Read a folder of image frames (sorted numerically) as uint8 ``[N, H, W, 3]`` RGB."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"frame folder not found: {folder}")
+        raise VideoOpenError(f"frame folder not found: {folder}")
     files = sorted(folder.glob(pattern), key=lambda p: natural_key(p.name))
     if max_frames is not None:
         files = files[:max_frames]
     if not files:
-        raise ValueError(f"frame folder has no {pattern} frames: {folder}")
+        raise EmptyVideoError(f"frame folder has no {pattern} frames: {folder}")
     out = []
     for f in files:
         img = cv2.imread(str(f), cv2.IMREAD_COLOR)
         if img is None:
-            raise ValueError(f"cannot decode frame image (corrupt): {f}")
+            raise CorruptVideoError(f"cannot decode frame image (corrupt): {f}")
         out.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
     if len({a.shape for a in out}) != 1:
-        raise ValueError(f"frames in {folder} differ in size")
+        raise CorruptVideoError(f"frames in {folder} differ in size")
     return np.stack(out)
 
 

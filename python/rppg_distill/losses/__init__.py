@@ -1,6 +1,6 @@
 """Supervised losses and the two distillation objectives (torch), built on the spectral core.
 
-* :mod:`.supervised`: ``neg_pearson`` (1 - r per sample), ``snr_loss`` (METHODS.md §3),
+* :mod:`.supervised`: ``neg_pearson`` (1 - r per sample), ``snr_loss`` (docs/METHODS.md §3.2),
   ``mse``, ``rpm_supervised_loss`` (0.01*NegPearson + SNR) and their ``nn.Module`` forms.
 * :mod:`.crossview`: ``cross_view_loss`` / ``CrossViewLoss`` (paper 1).
 * :mod:`.rpm`: ``RPMDistillLoss`` (paper 2, label-optional, ablation switches), ``log_spectra``,

@@ -1,4 +1,4 @@
-"""Cross-view objective of paper 1 (METHODS.md §2).
+"""Cross-view objective of paper 1 (docs/METHODS.md §2).
 
 ``L = MSE(y_t_hat, y) + MSE(y_s_hat, y) + lambda * L_KL`` where ``L_KL`` is
 ``KL(p_teacher || p_student)`` of the normalized band PSDs of the two predictions, computed by

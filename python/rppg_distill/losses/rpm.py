@@ -1,4 +1,4 @@
-"""RPM-Distill objective (METHODS.md §3): label-optional supervision + gated spectral distillation.
+"""RPM-Distill objective (docs/METHODS.md §3.2): label-optional supervision + gated spectral distillation.
 
 Per sample i, with the three components ``(L_peak, L_off, L_shape)`` of
 :func:`rppg_distill.spectral.rpm_components` (teacher side constant):
@@ -48,7 +48,7 @@ class RPMTerms:
 
 
 def log_spectra(x: torch.Tensor, fs: float, band=(0.75, 3.0), *, psd_fn=None) -> torch.Tensor:
-    """Z-scored log band spectrum ``l [B, K]`` as used by RPM-Distill (METHODS.md §1.3).
+    """Z-scored log band spectrum ``l [B, K]`` as used by RPM-Distill (docs/METHODS.md §1.3).
 
     Mean removal, periodic Hann, rfft bins with n = T inside the band (inclusive),
     ``l_raw = log(P + 1e-8)``, z-scored over k with the population std (+1e-8).
@@ -215,7 +215,7 @@ class RPMDistillLoss(nn.Module):
 
     @classmethod
     def from_ablation(cls, name: str, **kwargs) -> "RPMDistillLoss":
-        """Build the loss for an ablation name of METHODS.md §3.
+        """Build the loss for an ablation name of docs/METHODS.md §3.5.
 
         ``full``, ``wo_peak``, ``wo_off``, ``wo_shape``, ``wo_weights``, ``wo_gate``,
         ``wo_policy`` (equal weights and g = 1), ``wo_bilevel`` (the loss is the full one; the

@@ -1,4 +1,4 @@
-"""Supervised pulse losses (rPPG-Toolbox conventions; METHODS.md §2-3).
+"""Supervised pulse losses (rPPG-Toolbox conventions; docs/METHODS.md §2-3).
 
 All functions take ``pred [B, T]`` and ``target [B, T]`` (a 1-D ``[T]`` input is treated as
 ``B = 1``) and return a scalar with ``reduction="mean"`` or per-sample ``[B]`` with
@@ -55,7 +55,7 @@ def mse(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> to
 def snr_loss(pred: torch.Tensor, label: torch.Tensor, fs: float, band=(0.75, 3.0), *,
              n_fft: int = 1024, half_width: int = 4, demean: bool = False,
              reduction: str = "mean") -> torch.Tensor:
-    """SNR loss of RPM-Distill (METHODS.md §3), per sample.
+    """SNR loss of RPM-Distill (docs/METHODS.md §3.2), per sample.
 
     ``rfft`` of the prediction zero-padded to ``n_fft`` (1024); the band bins are those with
     ``lo <= k*fs/n_fft <= hi``. The reference bin is the argmax of the *label's* band power
@@ -93,7 +93,7 @@ def snr_loss(pred: torch.Tensor, label: torch.Tensor, fs: float, band=(0.75, 3.0
 def rpm_supervised_loss(pred: torch.Tensor, label: torch.Tensor, fs: float, band=(0.75, 3.0), *,
                         w_pearson: float = 0.01, w_snr: float = 1.0,
                         reduction: str = "mean") -> torch.Tensor:
-    """``L_sup = 0.01*NegPearson + 1.0*SNR-loss`` per sample (METHODS.md §3)."""
+    """``L_sup = 0.01*NegPearson + 1.0*SNR-loss`` per sample (docs/METHODS.md §3.2)."""
     v = w_pearson * neg_pearson(pred, label, reduction="none")
     v = v + w_snr * snr_loss(pred, label, fs, band, reduction="none")
     return _reduce(v, reduction)

@@ -1,4 +1,4 @@
-"""Spectral policy network of RPM-Distill (METHODS.md §3), about 72 k parameters.
+"""Spectral policy network of RPM-Distill (docs/METHODS.md §3.3), about 72 k parameters.
 
 Input: the spectral relation map ``[B, 3, K] = stack(l_s, l_t, |l_s - l_t|)`` (z-scored log band
 spectra of student and teacher). Output: component weights ``alpha [B, 3]`` (softmax, order

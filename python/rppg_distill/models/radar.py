@@ -1,4 +1,4 @@
-"""Radar teacher ``RF_conv_decoder`` (METHODS.md §3).
+"""Radar teacher ``RF_conv_decoder`` (docs/METHODS.md §3.1).
 
 Input: I/Q of 5 range bins around the strongest bin (10 channels), resampled to T samples.
 

@@ -3,7 +3,7 @@
 - ``"crossview"`` (paper 1, cross-view PSD distillation): HR is the FFT peak of the prediction in
   0.5-3.0 Hz. The paper gives only the band; we use the mean-removed, Hann-windowed spectrum (the
   PSD of its loss) on a 0.1 bpm grid, no pre-filter.
-- ``"rpm_distill"`` (paper 2, METHODS.md §3): Butterworth order 6, 0.75-3.0 Hz, filtfilt; then a
+- ``"rpm_distill"`` (paper 2, docs/METHODS.md §3.5): Butterworth order 6, 0.75-3.0 Hz, filtfilt; then a
   periodogram (boxcar window) with 0.1 bpm resolution; argmax in the band.
 
 Both evaluate the label with the same protocol as the prediction.

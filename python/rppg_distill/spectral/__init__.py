@@ -3,7 +3,7 @@
 Every function accepts numpy arrays (returns numpy, no gradients) or torch tensors (CPU, or CUDA
 when the core was built with CUDA; returns differentiable tensors). Importing this package does
 not import torch; torch inputs are routed to :mod:`rppg_distill.spectral._torch_ops`.
-Formulas: METHODS.md section 1. Shapes: B batch, T samples, K band bins.
+Formulas: docs/METHODS.md §1. Shapes: B batch, T samples, K band bins.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def band_psd(x, fs, band=(0.5, 3.0), *, n_fft=None, step_hz=None, window="hann",
 
 def psd_kl(student, teacher, fs, band=(0.5, 3.0), *, mode="asymmetric", n_fft=None, step_hz=None,
            window="hann", periodic=True, demean=True, eps=1e-8, reduction="mean"):
-    """KL(p_teacher || p_student) of the normalized band PSDs (METHODS.md 1.2), fused.
+    """KL(p_teacher || p_student) of the normalized band PSDs (docs/METHODS.md §1.2), fused.
 
     Args:
         student, teacher: [B, T], same shape, dtype and device.
@@ -67,7 +67,7 @@ def psd_kl(student, teacher, fs, band=(0.5, 3.0), *, mode="asymmetric", n_fft=No
 
 
 def rpm_components(student, teacher, fs=30.0, band=(0.75, 3.0), *, n_fft=None):
-    """RPM-Distill spectral components per sample (METHODS.md 1.3); the teacher is constant.
+    """RPM-Distill spectral components per sample (docs/METHODS.md §1.3); the teacher is constant.
 
     Mean removal, periodic Hann window, rfft grid with n = n_fft or T, band inclusive.
 

@@ -8,7 +8,7 @@ from rppg_distill.spectral import psd_kl, rpm_components
 
 
 class PSDKLLoss(torch.nn.Module):
-    """Cross-view PSD distillation loss KL(p_teacher || p_student) (METHODS.md 1.2).
+    """Cross-view PSD distillation loss KL(p_teacher || p_student) (docs/METHODS.md §1.2).
 
     Args:
         fs: sampling rate (Hz). band: (lo, hi) Hz. mode: "asymmetric" (teacher gets no gradient)
@@ -29,7 +29,7 @@ class PSDKLLoss(torch.nn.Module):
 
 
 class RPMSpectralLoss(torch.nn.Module):
-    """RPM-Distill spectral components (METHODS.md 1.3); the teacher is constant.
+    """RPM-Distill spectral components (docs/METHODS.md §1.3); the teacher is constant.
 
     Shapes: forward(student [B, T], teacher [B, T]) -> (components [B, 3] (peak, off, shape),
     teacher_centroid [B] (band bin index), peak_ratio [B]). Devices: CPU; CUDA when built.

@@ -54,7 +54,7 @@ def band_psd(x, fs, band=(0.5, 3.0), *, n_fft=None, step_hz=None, window="hann",
 
 def psd_kl(student, teacher, fs, band=(0.5, 3.0), *, mode="asymmetric", n_fft=None, step_hz=None,
            window="hann", periodic=True, demean=True, eps=1e-8, reduction="mean", method="auto"):
-    """KL(p_teacher || p_student) per METHODS.md 1.2; asymmetric detaches the teacher."""
+    """KL(p_teacher || p_student) per docs/METHODS.md §1.2; asymmetric detaches the teacher."""
     symmetric = check_mode(mode)
     check_reduction(reduction)
     kw = dict(n_fft=n_fft, step_hz=step_hz, window=window, periodic=periodic, demean=demean,
@@ -79,7 +79,7 @@ def _log_spectrum(x, fs, band, n_fft):
 
 
 def rpm_components(student, teacher, fs=30.0, band=(0.75, 3.0), *, n_fft=None):
-    """(components [B, 3] (peak, off, shape), teacher_centroid [B], peak_ratio [B]); METHODS.md 1.3."""
+    """(components [B, 3] (peak, off, shape), teacher_centroid [B], peak_ratio [B]); docs/METHODS.md §1.3."""
     _, ls, cs, Hs, idx = _log_spectrum(student, fs, band, n_fft)
     with torch.no_grad():
         Pt, lt, ct, Ht, _ = _log_spectrum(teacher.detach(), fs, band, n_fft)

@@ -3,7 +3,12 @@
 Checkpoints describe themselves (config, step, epoch, optimizer/scheduler/scaler/RNG state,
 versions, metrics), are written atomically (temp file + ``os.replace``) and are read with
 ``torch.load(weights_only=True)``: they hold only tensors, numbers, strings, lists and dicts.
-The dict itself is assembled by :func:`rppg_distill.train.loop.fit`.
+The dict itself is assembled by :meth:`rppg_distill.train.state.TrainState.to_checkpoint`.
+
+A run keeps three files under ``<out_dir>/checkpoints`` (:class:`CheckpointWriter`):
+``last.pt`` (where ``--resume`` continues), ``best.pt`` (the epoch with the best validation
+value of the task's monitored metric; only for tasks that validate) and ``last_good.pt`` (the
+state before a step whose loss or gradient norm was NaN/inf).
 """
 
 from __future__ import annotations
@@ -12,10 +17,14 @@ import os
 import platform
 import random
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from .distributed import Placement
+    from .state import TrainState
 
 CHECKPOINT_FORMAT = "rppg-distill-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -77,3 +86,45 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise ValueError(f"{path}: checkpoint format {ckpt['format_version']} is newer than this "
                          f"rppg-distill understands ({CHECKPOINT_VERSION})")
     return ckpt
+
+
+class CheckpointWriter:
+    """The checkpoint files of one run. Rank 0 writes; every rank waits for the write."""
+
+    def __init__(self, out_dir: str | Path, placement: "Placement",
+                 after_save: Callable[[], Any] = lambda: None):
+        self.dir = Path(out_dir) / "checkpoints"
+        self.last, self.best, self.last_good = (self.dir / n for n in ("last.pt", "best.pt", "last_good.pt"))
+        self.placement = placement
+        self.after_save = after_save
+
+    def save(self, state: "TrainState", epoch: int, step_in_epoch: int, *paths: Path) -> None:
+        """Write ``state`` (resuming at ``epoch``/``step_in_epoch``) to each path (default last.pt)."""
+        if self.placement.is_main:
+            payload = state.to_checkpoint(epoch, step_in_epoch)
+            for path in paths or (self.last,):
+                atomic_torch_save(payload, path)
+            self.after_save()
+        self.placement.barrier()
+
+    def clear_stale(self) -> None:
+        """A fresh run in an old folder: drop best.pt/last_good.pt that belong to the old run."""
+        if self.placement.is_main:
+            self.best.unlink(missing_ok=True)
+            self.last_good.unlink(missing_ok=True)
+
+
+def restore(state: "TrainState", path: Path, device: torch.device,
+            log: Callable[[str], None] = print) -> bool:
+    """Continue from the checkpoint at ``path`` if there is one; True when ``state`` was restored."""
+    if not path.exists():
+        log(f"--resume: no checkpoint at {path}; starting from scratch")
+        return False
+    ckpt = load_checkpoint(path, map_location=device)
+    if ckpt.get("world_size", 1) != state.world:
+        log(f"warning: resuming a run saved with world size {ckpt.get('world_size')} on {state.world}; "
+            "the data order will differ from an uninterrupted run")
+    state.restore(ckpt)
+    p = state.progress
+    log(f"resumed from {path} at step {p.step} (epoch {p.epoch}, batch {p.step_in_epoch})")
+    return True

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 def psd_kl(student: torch.Tensor, teacher: torch.Tensor, fs: float, band, mode: str,
            n_fft: int | None = None) -> torch.Tensor:
-    """KL(p_teacher || p_student) over the band PSD, batch mean (METHODS.md §1.2).
+    """KL(p_teacher || p_student) over the band PSD, batch mean (docs/METHODS.md §1.2).
 
     The fused core op ``rppg_distill.spectral.psd_kl`` (the compiled core is required; there is
     no stand-in). ``mode="asymmetric"`` stops the gradient into the teacher, ``"symmetric"`` not."""
@@ -44,7 +44,7 @@ def to_pulse(x: np.ndarray, transform: str) -> tuple[np.ndarray, bool]:
 
 
 def peak_concentration(x: np.ndarray, fs: float, band=(0.5, 3.0), *, detrend: bool = False) -> np.ndarray:
-    """max P / sum P inside the band, per row (METHODS.md §2)."""
+    """max P / sum P inside the band, per row (docs/METHODS.md §2)."""
     x = np.asarray(x, dtype=np.float64)
     if detrend:
         from rppg_distill.signal import detrend as _detrend

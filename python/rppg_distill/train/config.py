@@ -9,7 +9,7 @@ Mistakes fail *before* training starts, with the dotted key named, e.g.::
 Overrides from the command line (``--set loop.epochs=2``) are parsed with ``yaml.safe_load`` and
 applied to the raw mapping before validation, so they are checked the same way.
 
-Defaults are the papers' settings (METHODS.md §2 for the cross-view trainer, §3 for RPM-Distill).
+Defaults are the papers' settings (docs/METHODS.md §2 for the cross-view trainer, §3 for RPM-Distill).
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ CROSSVIEW_SCHEMES = ("cam2-only", "side-only", "pooled-aug", "symmetric", "asymm
 
 @dataclass
 class CrossViewConfig:
-    """Paper 1 (METHODS.md §2): frontal view teaches side views through the band PSD."""
+    """Paper 1 (docs/METHODS.md §2): frontal view teaches side views through the band PSD."""
 
     trainer: Literal["crossview"] = "crossview"
     scheme: Literal["cam2-only", "side-only", "pooled-aug", "symmetric", "asymmetric"] = "asymmetric"
@@ -128,7 +128,7 @@ class CrossViewConfig:
 
 @dataclass
 class TeacherConfig:
-    """Radar teacher (RF_conv_decoder) pretraining; its recipe was not published (METHODS.md §3)."""
+    """Radar teacher (RF_conv_decoder) pretraining; its recipe was not published (docs/METHODS.md §3)."""
 
     pretrain: bool = True
     checkpoint: str = ""                       # load a pretrained teacher instead of training
@@ -151,7 +151,7 @@ class PolicyConfig:
 
 @dataclass
 class CrossModalConfig:
-    """Paper 2, RPM-Distill (METHODS.md §3): a radar teacher teaches a video-only student."""
+    """Paper 2, RPM-Distill (docs/METHODS.md §3): a radar teacher teaches a video-only student."""
 
     trainer: Literal["crossmodal"] = "crossmodal"
     mode: Literal["sup_only", "distill_only", "sup_plus_distill"] = "sup_plus_distill"

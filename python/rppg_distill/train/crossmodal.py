@@ -1,4 +1,4 @@
-"""RPM-Distill (paper 2, METHODS.md §3): a frozen radar teacher teaches a video-only student.
+"""RPM-Distill (paper 2, docs/METHODS.md §3): a frozen radar teacher teaches a video-only student.
 
 Stages:
 1. Radar-teacher pretraining (``RFConvDecoder``, radar [B, 10, T] -> pulse) on labelled pairs with
@@ -31,7 +31,8 @@ import torch
 from torch.func import functional_call
 
 from . import common
-from .config import CrossModalConfig, OptimConfig, to_dict
+from .config import CrossModalConfig, OptimConfig
+from .distributed import write_json_on_main
 from .loop import Task, build_optimizer, fit, load_checkpoint, unwrap
 
 
@@ -253,7 +254,7 @@ class RPMTask(Task):
 # ----------------------------------------------------------------------------- evaluation
 @torch.no_grad()
 def evaluate_student(model, test, cfg: CrossModalConfig, device) -> dict:
-    """MAE, RMSE, STD of the error and Pearson r of HR over test windows (METHODS.md §3)."""
+    """MAE, RMSE, STD of the error and Pearson r of HR over test windows (docs/METHODS.md §3.5)."""
     model.eval()
     preds, labels = [], []
     for b in torch.utils.data.DataLoader(test, batch_size=8, shuffle=False):
@@ -300,14 +301,9 @@ def pretrain_teacher(cfg: CrossModalConfig, train, out_dir: Path, *, log=print) 
         return load_checkpoint(cfg.teacher.checkpoint)["modules"]["model"]
     loop = dataclasses.replace(cfg.loop, epochs=cfg.teacher.epochs, batch_size=cfg.teacher.batch_size,
                                out_dir=str(out_dir), max_steps=0)
-    holder = {}
-
-    def build(device):
-        holder["t"] = TeacherTask(cfg, device, train)
-        return holder["t"]
-
-    fit(build, loop, {**to_dict(cfg), "stage": "teacher", "optim": {"grad_clip": 1.0}}, log=log)
-    return {k: v.detach().cpu() for k, v in holder["t"].model.state_dict().items()}
+    teacher_cfg = dataclasses.replace(cfg, loop=loop, optim=dataclasses.replace(cfg.optim, grad_clip=1.0))
+    res = fit(lambda device: TeacherTask(cfg, device, train), teacher_cfg, log=log)
+    return {k: v.detach().cpu() for k, v in res.task.model.state_dict().items()}
 
 
 def train_student(cfg: CrossModalConfig, seed: int, train, val, test, teacher_state, out_dir: Path, *,
@@ -317,28 +313,22 @@ def train_student(cfg: CrossModalConfig, seed: int, train, val, test, teacher_st
     run_cfg = dataclasses.replace(cfg, loop=loop)
     shift = int(round(cfg.radar_shift_seconds * cfg.data.fs))
     train_w = ShiftedRadar(train, cfg.radar_shift_prob, shift, cfg.label_fraction, seed)
-    holder = {}
-
-    def build(device):
-        holder["task"] = task = RPMTask(run_cfg, device, train_w, val, teacher_state)
-        holder["device"] = device
-        return task
-
-    res = fit(build, loop, to_dict(run_cfg), resume=resume, log=log)
-    task: RPMTask = holder["task"]
-    metrics = evaluate_student(task.model, test, run_cfg, holder["device"]) if test is not None and len(test) else {}
+    res = fit(lambda device: RPMTask(run_cfg, device, train_w, val, teacher_state), run_cfg,
+              resume=resume, log=log)
+    task: RPMTask = res.task
+    metrics = evaluate_student(task.model, test, run_cfg, res.device) if test is not None and len(test) else {}
     result = {"mode": cfg.mode, "seed": seed, "radar_shift_prob": cfg.radar_shift_prob,
               "policy": dataclasses.asdict(cfg.policy), "components": cfg.components,
               "steps": res.step, "seconds": res.seconds, "test": metrics,
               "checkpoint": str(res.checkpoint) if res.checkpoint else None}
-    if task.policy_log:
+    if task.policy_log and res.is_main:
         with open(out_dir / "policy_log.jsonl", "w") as fh:
             for r in task.policy_log:
                 fh.write(json.dumps(r) + "\n")
         plot_policy(task.policy_log, out_dir / "policy_distributions.png")
         g = np.array([r["gate"] for r in task.policy_log])
         result["gate_mean"], result["gate_std"] = float(g.mean()), float(g.std())
-    (out_dir / "eval.json").write_text(json.dumps(result, indent=1))
+    write_json_on_main(out_dir / "eval.json", result)
     return result
 
 
@@ -353,7 +343,7 @@ def run_crossmodal(cfg: CrossModalConfig, *, data=None, resume: bool = False, te
     for seed in cfg.seeds:
         results.append(train_student(cfg, seed, train, val, test, teacher_state, root / f"seed{seed}",
                                      resume=resume, log=log))
-    (root / "results.json").write_text(json.dumps(results, indent=1))
+    write_json_on_main(root / "results.json", results)
     return results
 
 
@@ -375,5 +365,5 @@ def shift_robustness(cfg: CrossModalConfig, probs=(0.0, 1.0), *, data=None, teac
     for name in ("gated", "ungated"):
         ks = sorted(out[name], key=float)
         out[name + "_degradation"] = out[name][ks[-1]][0] - out[name][ks[0]][0]
-    (root / "shift_robustness.json").write_text(json.dumps(out, indent=1))
+    write_json_on_main(root / "shift_robustness.json", out)
     return out

@@ -1,4 +1,4 @@
-"""Cross-view PSD distillation (paper 1, METHODS.md §2): the frontal view teaches the side views.
+"""Cross-view PSD distillation (paper 1, docs/METHODS.md §2): the frontal view teaches the side views.
 
 Schemes (``scheme:`` in the config):
 
@@ -22,7 +22,6 @@ Table-1-style summary; :func:`summarize` adds the Wilcoxon test of B' vs A+ on s
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,7 +30,8 @@ import torch
 import torch.nn.functional as F
 
 from . import common
-from .config import CrossViewConfig, to_dict
+from .config import CrossViewConfig
+from .distributed import write_json_on_main
 from .loop import FitResult, Task, build_optimizer, fit
 
 VIEWS = ("frontal", "side_left", "side_right")
@@ -175,19 +175,13 @@ def train_one(cfg: CrossViewConfig, seed: int, train_pairs, test_sets: dict, out
     """Train one seed and evaluate it per view; returns {"fit": ..., "views": ...}."""
     loop = dataclasses.replace(cfg.loop, seed=seed, out_dir=str(out_dir))
     run_cfg = dataclasses.replace(cfg, loop=loop)
-    holder: dict = {}
-
-    def build(device):
-        holder["task"] = CrossViewTask(run_cfg, device, train_pairs)
-        holder["device"] = device
-        return holder["task"]
-
-    res: FitResult = fit(build, loop, to_dict(run_cfg), resume=resume, log=log)
-    views = evaluate_views(holder["task"].model, test_sets, run_cfg, holder["device"])
+    res: FitResult = fit(lambda device: CrossViewTask(run_cfg, device, train_pairs), run_cfg,
+                         resume=resume, log=log)
+    views = evaluate_views(res.task.model, test_sets, run_cfg, res.device)
     result = {"scheme": cfg.scheme, "seed": seed, "lam": cfg.lam, "steps": res.step,
               "seconds": res.seconds, "train_metrics": res.metrics, "views": views,
               "checkpoint": str(res.checkpoint) if res.checkpoint else None}
-    (Path(out_dir) / "eval.json").write_text(json.dumps(result, indent=1))
+    write_json_on_main(Path(out_dir) / "eval.json", result)
     return result
 
 
@@ -204,7 +198,7 @@ def run_crossview(cfg: CrossViewConfig, *, data=None, resume: bool = False,
             sub = root / (f"lam{lam:g}" if len(lams) > 1 else "") / f"seed{seed}"
             log(f"[crossview] scheme={cfg.scheme} lam={lam:g} seed={seed} -> {sub}")
             results.append(train_one(c, seed, train_pairs, test_sets, sub, resume=resume, log=log))
-    (root / "results.json").write_text(json.dumps(results, indent=1))
+    write_json_on_main(root / "results.json", results)
     return results
 
 

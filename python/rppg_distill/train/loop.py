@@ -1,329 +1,255 @@
 """The shared training loop: seeds, device, AMP, DDP, logging, curves, checkpoints, resume.
 
-A trainer describes *what* to train as a :class:`Task`; :func:`fit` does the rest the same way for
-every scheme (nanoGPT-style: one loop, read top to bottom).
+A trainer describes *what* to train as a :class:`Task` and passes its typed config (any config
+with ``loop: LoopConfig`` and ``optim: OptimConfig`` sections); :func:`fit` does the rest the same
+way for every scheme and returns the trained task in a :class:`FitResult`.
 
 Checkpoints describe themselves (config, step, epoch, optimizer/scheduler/scaler/RNG state,
-versions, metrics), are written atomically (temp file + ``os.replace``) and are read with
-``torch.load(weights_only=True)``: they hold only tensors, numbers, strings, lists and dicts.
+versions, metrics), are written atomically and read with ``torch.load(weights_only=True)``.
+``last.pt`` is written at the end of each epoch (and every ``loop.checkpoint_every`` steps),
+``best.pt`` at the end of an epoch whose validation value of ``Task.monitor`` is the best so far.
 
 Resume is exact: the data order is a seeded permutation per epoch (no global RNG involved), the RNG
 states are restored at the step boundary, and a resumed run skips the batches already done, so it
 reaches the same weights as an uninterrupted run with the same seed (with ``num_workers=0``, or with
 transforms that seed themselves from the sample index).
 
-Distributed training uses ``torch.distributed`` with DDP as launched by ``torchrun`` (it sets
-RANK/WORLD_SIZE/LOCAL_RANK): NCCL on CUDA, gloo on CPU. Rank 0 writes logs and checkpoints.
+Distributed training uses DDP as launched by ``torchrun``: NCCL on CUDA, gloo on CPU. Rank 0 writes
+logs and checkpoints.
 
-The pieces live beside this file and are re-exported here, so ``rppg_distill.train.loop`` stays the
-one import path: :mod:`.task` (the :class:`Task` protocol), :mod:`.checkpoint` (atomic save, safe
-load, RNG state), :mod:`.metrics_log` (JSONL/CSV/PNG curves), :mod:`.distributed` (device, process
-group, DDP unwrapping).
+The pieces live beside this file and the public ones are re-exported here: :mod:`.setup`
+(threads, seeds, AMP), :mod:`.distributed` (device, process group, DDP), :mod:`.state` (what a
+checkpoint holds), :mod:`.checkpoint` (files, restore), :mod:`.step` (one step, one NaN guard),
+:mod:`.metrics_log` (JSONL/CSV/PNG), :mod:`.order` (data order), :mod:`.optim` (optimizers).
 """
 
 from __future__ import annotations
 
 import math
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
-import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, atomic_torch_save, get_rng_state,
-                         load_checkpoint, set_rng_state, versions)
-from .config import LoopConfig, OptimConfig
-from .distributed import _dist_info, _init_distributed, select_device, unwrap
-from .metrics_log import MetricsLog, _plain
+from .checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointWriter, atomic_torch_save,
+                         get_rng_state, load_checkpoint, restore, set_rng_state, versions)
+from .config import LoopConfig, OptimConfig, to_dict
+from .distributed import Placement, place_process, select_device, unwrap, wrap_ddp
+from .metrics_log import MetricsLog, RunningMeans, _plain
+from .optim import build_optimizer
+from .order import batches_for_epoch, epoch_loader, epoch_order
+from .setup import configure_torch, seed_everything, setup_amp
+from .state import Best, TrainState
+from .step import NonFiniteLossError, StepRunner
 from .task import Task
 
 __all__ = [
-    "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "FitResult", "MetricsLog", "NonFiniteLossError", "Task",
-    "atomic_torch_save", "batches_for_epoch", "build_optimizer", "epoch_order", "fit", "get_rng_state",
-    "load_checkpoint", "select_device", "seed_everything", "set_rng_state", "unwrap", "versions",
+    "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "FitResult", "MetricsLog", "NonFiniteLossError",
+    "RunConfig", "Task", "atomic_torch_save", "batches_for_epoch", "build_optimizer", "epoch_order",
+    "fit", "get_rng_state", "load_checkpoint", "select_device", "seed_everything", "set_rng_state",
+    "unwrap", "versions",
 ]
 
 
-class NonFiniteLossError(RuntimeError):
-    """Training stopped because the loss (or the gradient norm) became NaN or inf."""
+class RunConfig(Protocol):
+    """What :func:`fit` reads from a trainer config (a dataclass; stored whole in checkpoints)."""
+
+    loop: LoopConfig
+    optim: OptimConfig
 
 
-# ----------------------------------------------------------------------------- helpers
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % (2 ** 32))
-    torch.manual_seed(seed)
-
-
-def build_optimizer(params, cfg: OptimConfig, total_steps: int):
-    """The configured optimizer and per-step scheduler (OneCycleLR by default, as in paper 1)."""
-    params = [p for p in params if p.requires_grad]
-    if cfg.name == "adamw":
-        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    elif cfg.name == "adam":
-        opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    else:
-        opt = torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=0.9)
-    sched = None
-    total_steps = max(int(total_steps), 2)
-    if cfg.scheduler == "onecycle":
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total_steps)
-    elif cfg.scheduler == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
-    return opt, sched
-
-
-def epoch_order(n: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> list[int]:
-    """Seeded permutation for one epoch, padded to a multiple of ``world`` and sharded by rank."""
-    g = torch.Generator().manual_seed(int(seed) * 100003 + int(epoch))
-    idx = torch.randperm(n, generator=g).tolist()
-    if world > 1:
-        pad = (-len(idx)) % world
-        idx = idx + idx[:pad]
-        idx = idx[rank::world]
-    return idx
-
-
-def batches_for_epoch(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0,
-                      world: int = 1) -> list[list[int]]:
-    idx = epoch_order(n, seed, epoch, rank, world)
-    return [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
-
-
-# ----------------------------------------------------------------------------- fit
 @dataclass
 class FitResult:
+    task: Task                          # the trained task (its modules hold the final weights)
+    device: torch.device
     out_dir: Path
-    checkpoint: Path | None
+    checkpoint: Path | None             # last.pt
+    best_checkpoint: Path | None        # best.pt (None when the task does not validate)
     step: int
     epoch: int
+    is_main: bool = True                # rank 0: the process that writes result files
     metrics: dict = field(default_factory=dict)        # last train metrics + last validation
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
 
 
-def fit(build_task: Callable[[torch.device], Task], loop: LoopConfig, config: dict, *,
-        resume: bool = False, out_dir: str | Path | None = None, log: Callable[[str], None] = print,
-        _crash_after_step: int | None = None) -> FitResult:
+def fit(build_task: Callable[[torch.device], Task], cfg: RunConfig, *, resume: bool = False,
+        out_dir: str | Path | None = None, log: Callable[[str], None] = print) -> FitResult:
     """Train ``build_task(device)`` with the shared loop.
 
     Args:
         build_task: called once, after seeding, with the chosen device; returns the :class:`Task`.
-        loop: loop settings (epochs, batch size, seed, device, AMP, checkpoints, ...).
-        config: the full effective config (a plain dict), stored in every checkpoint.
+        cfg: the trainer config: ``cfg.loop`` drives the loop, ``cfg.optim.grad_clip`` the clipping;
+            the whole config is stored in every checkpoint.
         resume: continue from ``<out_dir>/checkpoints/last.pt`` if it exists.
-        out_dir: overrides ``loop.out_dir``.
-        _crash_after_step: testing only; raise after this global step as if the process was killed.
+        out_dir: overrides ``cfg.loop.out_dir``.
 
     Raises:
         NonFiniteLossError: the loss or gradient norm became NaN/inf; ``last_good.pt`` holds the
             state before the failing step.
     """
     t_start = time.time()
+    loop = cfg.loop
     out = Path(out_dir or loop.out_dir)
-    rank, world, local_rank = _dist_info()
-    device = select_device(loop.device, local_rank)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    distributed = _init_distributed(device, world)
-    is_main = rank == 0
-    ckpt_dir = out / "checkpoints"
-    last_path = ckpt_dir / "last.pt"
+    placement = place_process(loop.device)
+    configure_torch(loop)
+    task = build_task(placement.device)
+    run = _Run.create(task, cfg, placement, out, t_start, log)
+    restored = resume and restore(run.state, run.writer.last, placement.device, log)
+    if restored:
+        run.metrics_log.truncate_after(run.state.progress.step)
+    else:
+        run.writer.clear_stale()
+    run.metrics_log.start(run.state.config, fresh=not restored)
+    while not run.finished():
+        run.run_epoch()
+    run.finish()
+    p = run.state.progress
+    return FitResult(task=task, device=placement.device, out_dir=out, step=p.step, epoch=p.epoch,
+                     checkpoint=run.writer.last if run.writer.last.exists() else None,
+                     best_checkpoint=run.writer.best if run.writer.best.exists() else None,
+                     is_main=placement.is_main, metrics=run.state.metrics,
+                     history=run.metrics_log.rows(), seconds=time.time() - t_start)
 
-    if loop.num_threads > 0:
-        torch.set_num_threads(int(loop.num_threads))
-    seed_everything(loop.seed)
-    if loop.deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    task = build_task(device)
-    model = task.model.to(device)
-    for m in task.modules().values():
-        m.to(device)
-    dataset = task.train_dataset()
-    n_items = len(dataset)
-    if n_items == 0:
-        raise ValueError("the training set is empty (check the data config and the preprocessing report)")
-    steps_per_epoch = math.ceil(math.ceil(n_items / world) / loop.batch_size)
-    total_steps = steps_per_epoch * loop.epochs
-    if loop.max_steps > 0:
-        total_steps = min(total_steps, loop.max_steps)
-    optimizer, scheduler = task.configure_optimizers(total_steps)
-    use_amp = bool(loop.amp and device.type == "cuda")
-    amp_dtype = torch.bfloat16 if (use_amp and torch.cuda.is_bf16_supported()) else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    grad_clip = float(config.get("optim", {}).get("grad_clip", 0.0) or 0.0)
 
-    train_model: nn.Module = model
-    if distributed:
-        from torch.nn.parallel import DistributedDataParallel as DDP
+@dataclass
+class _Run:
+    """One call of :func:`fit`: the task, its data, its state and where it writes."""
 
-        train_model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+    loop: LoopConfig
+    task: Task
+    dataset: torch.utils.data.Dataset
+    train_model: nn.Module
+    state: TrainState
+    step: StepRunner
+    placement: Placement
+    metrics_log: MetricsLog
+    writer: CheckpointWriter
+    t_start: float
+    log: Callable[[str], None]
+    means: RunningMeans = field(default_factory=RunningMeans)
 
-    step = 0
-    epoch = 0
-    step_in_epoch = 0
-    metrics_log = MetricsLog(out, enabled=is_main)
-    last_metrics: dict = {}
+    @classmethod
+    def create(cls, task: Task, cfg: RunConfig, placement: Placement, out: Path, t_start: float,
+               log: Callable[[str], None]) -> "_Run":
+        """Move the task to its device, build optimizer, AMP, DDP wrapper and checkpoint writer."""
+        loop = cfg.loop
+        task.model.to(placement.device)
+        for m in task.modules().values():
+            m.to(placement.device)
+        dataset = task.train_dataset()
+        if len(dataset) == 0:
+            raise ValueError("the training set is empty (check the data config and the preprocessing report)")
+        steps_per_epoch = math.ceil(math.ceil(len(dataset) / placement.world) / loop.batch_size)
+        total_steps = steps_per_epoch * loop.epochs
+        if loop.max_steps > 0:
+            total_steps = min(total_steps, loop.max_steps)
+        optimizer, scheduler = task.configure_optimizers(total_steps)
+        amp = setup_amp(loop, placement.device)
+        state = TrainState(task, optimizer, scheduler, amp.scaler, to_dict(cfg), steps_per_epoch,
+                           placement.world, best=Best(task.monitor, task.monitor_mode))
+        train_model = wrap_ddp(task.model, placement)
+        metrics_log = MetricsLog(out, enabled=placement.is_main)
+        writer = CheckpointWriter(out, placement, after_save=metrics_log.write_csv)
 
-    def state_dict(tag_epoch: int, tag_step_in_epoch: int) -> dict:
-        return {
-            "format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION,
-            "config": config, "step": step, "epoch": tag_epoch, "step_in_epoch": tag_step_in_epoch,
-            "steps_per_epoch": steps_per_epoch, "world_size": world,
-            "modules": {k: m.state_dict() for k, m in task.modules().items()},
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-            "extra": task.extra_state(), "rng": get_rng_state(), "versions": versions(),
-            "metrics": {k: _plain(v) for k, v in last_metrics.items()},
-            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        }
+        def save_last_good() -> Path:
+            writer.save(state, state.progress.epoch, state.progress.step_in_epoch, writer.last_good)
+            return writer.last_good
 
-    def save(path: Path, tag_epoch: int, tag_step_in_epoch: int) -> None:
-        if is_main:
-            atomic_torch_save(state_dict(tag_epoch, tag_step_in_epoch), path)
-            metrics_log.write_csv()
-        if distributed:
-            torch.distributed.barrier()
+        step = StepRunner(task, train_model, state, amp, placement, float(cfg.optim.grad_clip or 0.0),
+                          save_last_good)
+        return cls(loop, task, dataset, train_model, state, step, placement, metrics_log, writer,
+                   t_start, log)
 
-    if resume and last_path.exists():
-        ckpt = load_checkpoint(last_path, map_location=device)
-        if ckpt.get("world_size", 1) != world:
-            log(f"warning: resuming a run saved with world size {ckpt.get('world_size')} on {world}; "
-                "the data order will differ from an uninterrupted run")
-        for k, m in task.modules().items():
-            m.load_state_dict(ckpt["modules"][k])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        if scheduler is not None and ckpt.get("scheduler") is not None:
-            scheduler.load_state_dict(ckpt["scheduler"])
-        if ckpt.get("scaler") and scaler.is_enabled():
-            scaler.load_state_dict(ckpt["scaler"])
-        task.load_extra_state(ckpt.get("extra") or {})
-        set_rng_state(ckpt["rng"])
-        step, epoch, step_in_epoch = ckpt["step"], ckpt["epoch"], ckpt["step_in_epoch"]
-        last_metrics = dict(ckpt.get("metrics") or {})
-        metrics_log.truncate_after(step)
-        log(f"resumed from {last_path} at step {step} (epoch {epoch}, batch {step_in_epoch})")
-    elif resume:
-        log(f"--resume: no checkpoint at {last_path}; starting from scratch")
-    if is_main and not resume:
-        out.mkdir(parents=True, exist_ok=True)
-        if metrics_log.jsonl.exists():
-            metrics_log.jsonl.unlink()
-    if is_main:
-        import yaml
+    def finished(self) -> bool:
+        p, loop = self.state.progress, self.loop
+        return p.epoch >= loop.epochs or (loop.max_steps > 0 and p.step >= loop.max_steps)
 
-        out.mkdir(parents=True, exist_ok=True)
-        with open(out / "config.yaml", "w") as fh:
-            yaml.safe_dump(config, fh, sort_keys=False)
-
-    params_to_clip = [p for g in optimizer.param_groups for p in g["params"]]
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover
-        tqdm = None
-
-    acc: dict[str, list[float]] = {}
-    done = loop.max_steps > 0 and step >= loop.max_steps
-    while epoch < loop.epochs and not done:
-        batches = batches_for_epoch(n_items, loop.batch_size, loop.seed, epoch, rank, world)
-        todo = batches[step_in_epoch:]
-        # a private generator: creating the iterator must not draw from the global RNG (that would
-        # make a run resumed mid-epoch diverge), and worker seeds depend on (seed, epoch) only
-        gen = torch.Generator().manual_seed(int(loop.seed) * 7919 + epoch)
-        loader = torch.utils.data.DataLoader(dataset, batch_sampler=todo, num_workers=loop.num_workers,
-                                             collate_fn=task.collate, generator=gen)
-        bar = None
-        if tqdm is not None and loop.progress and is_main:
-            bar = tqdm(total=len(batches), initial=step_in_epoch, desc=f"epoch {epoch + 1}/{loop.epochs}",
-                       leave=False, dynamic_ncols=True, disable=None)
-        train_model.train()
+    def run_epoch(self) -> None:
+        """The rest of the current epoch: steps, log lines, validation and checkpoints."""
+        loop, p = self.loop, self.state.progress
+        batches = batches_for_epoch(len(self.dataset), loop.batch_size, loop.seed, p.epoch,
+                                    self.placement.rank, self.placement.world)
+        loader = epoch_loader(self.dataset, batches[p.step_in_epoch:], seed=loop.seed, epoch=p.epoch,
+                              num_workers=loop.num_workers, collate=self.task.collate)
+        bar = self._progress_bar(len(batches))
+        self.train_model.train()
         for batch in loader:
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                loss, metrics = task.training_step(train_model, batch, step)
-            finite = torch.isfinite(loss.detach()).all()
-            if distributed:
-                flag = finite.float().to(device)
-                torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
-                finite = bool(flag.item() > 0)
-            if not bool(finite):
-                bad = ckpt_dir / "last_good.pt"
-                save(bad, epoch, step_in_epoch)
-                comps = ", ".join(f"{k}={_plain(v):.4g}" for k, v in metrics.items()
-                                  if isinstance(_plain(v), float))
-                raise NonFiniteLossError(
-                    f"loss became {loss.detach().float().item()} at step {step + 1} (epoch {epoch + 1}, "
-                    f"batch {step_in_epoch + 1}){' [' + comps + ']' if comps else ''}; training stopped. "
-                    f"The last good state (before this step) is in {bad}. Check the input data and "
-                    f"lower optim.lr or raise optim.grad_clip.")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            gnorm = None
-            if grad_clip > 0:
-                scaler.unscale_(optimizer)
-                gnorm = torch.nn.utils.clip_grad_norm_(params_to_clip, grad_clip)
-                if not scaler.is_enabled() and not torch.isfinite(gnorm):
-                    optimizer.zero_grad(set_to_none=True)
-                    bad = ckpt_dir / "last_good.pt"
-                    save(bad, epoch, step_in_epoch)
-                    raise NonFiniteLossError(
-                        f"gradient norm became {gnorm.item()} at step {step + 1} (epoch {epoch + 1}); "
-                        f"training stopped. The last good state is in {bad}.")
-            scaler.step(optimizer)
-            scaler.update()
-            if scheduler is not None:
-                scheduler.step()
-            step += 1
-            step_in_epoch += 1
-            row = {"loss": loss.detach().float().item(), **{k: _plain(v) for k, v in metrics.items()}}
-            if gnorm is not None:
-                row["grad_norm"] = float(gnorm)
-            for k, v in row.items():
-                if isinstance(v, (int, float)):
-                    acc.setdefault(k, []).append(float(v))
+            row = self.step(batch)
+            p.step += 1
+            p.step_in_epoch += 1
+            self.means.add(row)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{row['loss']:.4f}")
-            if step % max(loop.log_every, 1) == 0 or step_in_epoch == len(batches):
-                last_metrics = {k: float(np.mean(v)) for k, v in acc.items()}
-                metrics_log.write({"step": step, "epoch": epoch + step_in_epoch / len(batches),
-                                   "split": "train", "lr": optimizer.param_groups[0]["lr"],
-                                   **last_metrics, "time": time.time() - t_start})
-                acc = {}
-            end_of_epoch = step_in_epoch == len(batches)
-            if end_of_epoch:
-                val = task.validate(model, epoch)
-                train_model.train()
-                if val:
-                    last_metrics.update({f"val_{k}": _plain(v) for k, v in val.items()})
-                    metrics_log.write({"step": step, "epoch": epoch + 1, "split": "val", **val})
-            done = loop.max_steps > 0 and step >= loop.max_steps
-            if end_of_epoch:
-                save(last_path, epoch + 1, 0)
-            elif loop.checkpoint_every > 0 and step % loop.checkpoint_every == 0:
-                save(last_path, epoch, step_in_epoch)
-            elif done:
-                save(last_path, epoch, step_in_epoch)
-            if _crash_after_step is not None and step >= _crash_after_step:
-                raise KeyboardInterrupt(f"simulated kill after step {step}")
-            if done:
+            end_of_epoch = p.step_in_epoch == len(batches)
+            if p.step % max(loop.log_every, 1) == 0 or end_of_epoch:
+                self._log_train(len(batches))
+            improved = self._validate() if end_of_epoch else False
+            self._checkpoint(end_of_epoch, improved)
+            if self.finished():
                 break
         if bar is not None:
             bar.close()
-        if step_in_epoch == len(batches):
-            epoch += 1
-            step_in_epoch = 0
-    if is_main:
-        metrics_log.write_csv()
-        if loop.plots:
+        if p.step_in_epoch == len(batches):
+            p.epoch += 1
+            p.step_in_epoch = 0
+
+    def _progress_bar(self, n_batches: int):
+        if not (self.loop.progress and self.placement.is_main):
+            return None
+        try:
+            from tqdm import tqdm
+        except ImportError:  # pragma: no cover
+            return None
+        p = self.state.progress
+        return tqdm(total=n_batches, initial=p.step_in_epoch, desc=f"epoch {p.epoch + 1}/{self.loop.epochs}",
+                    leave=False, dynamic_ncols=True, disable=None)
+
+    def _log_train(self, n_batches: int) -> None:
+        p = self.state.progress
+        self.state.metrics = self.means.pop()
+        self.metrics_log.write({"step": p.step, "epoch": p.epoch + p.step_in_epoch / n_batches,
+                                "split": "train", "lr": self.state.optimizer.param_groups[0]["lr"],
+                                **self.state.metrics, "time": time.time() - self.t_start})
+
+    def _validate(self) -> bool:
+        """End-of-epoch validation; True when it is the best so far on ``Task.monitor``."""
+        p, best = self.state.progress, self.state.best
+        val = self.task.validate(self.task.model, p.epoch)
+        self.train_model.train()
+        if not val:
+            return False
+        self.state.metrics.update({f"val_{k}": _plain(v) for k, v in val.items()})
+        self.metrics_log.write({"step": p.step, "epoch": p.epoch + 1, "split": "val", **val})
+        if best.metric not in val:
+            self.log(f"warning: validation gives no {best.metric!r} (Task.monitor), only {sorted(val)}; "
+                     "best.pt is not written")
+            return False
+        value = float(_plain(val[best.metric]))
+        if not best.improves(value):
+            return False
+        best.value, best.step, best.epoch = value, p.step, p.epoch + 1
+        return True
+
+    def _checkpoint(self, end_of_epoch: bool, improved: bool) -> None:
+        p, every = self.state.progress, self.loop.checkpoint_every
+        if end_of_epoch:
+            extra = (self.writer.best,) if improved else ()
+            self.writer.save(self.state, p.epoch + 1, 0, self.writer.last, *extra)
+        elif (every > 0 and p.step % every == 0) or self.finished():
+            self.writer.save(self.state, p.epoch, p.step_in_epoch)
+
+    def finish(self) -> None:
+        """The CSV copy of the log and the curves (rank 0)."""
+        if not self.placement.is_main:
+            return
+        self.metrics_log.write_csv()
+        if self.loop.plots:
             try:
-                metrics_log.plot()
+                self.metrics_log.plot()
             except Exception as err:  # plots never kill a finished run
-                log(f"warning: could not draw curves: {err}")
-    return FitResult(out_dir=out, checkpoint=last_path if last_path.exists() else None, step=step,
-                     epoch=epoch, metrics=last_metrics, history=metrics_log.rows(),
-                     seconds=time.time() - t_start)
+                self.log(f"warning: could not draw curves: {err}")

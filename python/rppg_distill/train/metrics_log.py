@@ -1,4 +1,5 @@
-"""Training metrics on disk: an append-only JSONL log, a CSV copy and PNG curves (rank 0 only)."""
+"""Training metrics: running means per log window; on disk an append-only JSONL log, a CSV copy
+and PNG curves (rank 0 only)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,24 @@ def _plain(v: Any) -> Any:
     return v
 
 
+class RunningMeans:
+    """Means of the numeric per-step metrics between two log lines."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[float]] = {}
+
+    def add(self, row: dict) -> None:
+        for k, v in row.items():
+            if isinstance(v, (int, float)):
+                self.values.setdefault(k, []).append(float(v))
+
+    def pop(self) -> dict[str, float]:
+        """The means so far; starts a new window."""
+        means = {k: float(np.mean(v)) for k, v in self.values.items()}
+        self.values = {}
+        return means
+
+
 class MetricsLog:
     """Append-only JSONL (the source of truth) + a CSV and PNG curves regenerated from it."""
 
@@ -27,6 +46,19 @@ class MetricsLog:
         self.dir = Path(out_dir)
         self.jsonl = self.dir / "metrics.jsonl"
         self.enabled = enabled
+
+    def start(self, config: dict, fresh: bool) -> None:
+        """Write ``config.yaml``; a ``fresh`` run (not resumed) also starts an empty log."""
+        if not self.enabled:
+            return
+        import yaml
+
+        from rppg_distill.data.atomic import atomic_write_text
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if fresh:
+            self.jsonl.unlink(missing_ok=True)
+        atomic_write_text(self.dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
 
     def truncate_after(self, step: int) -> None:
         """On resume, drop lines logged after the checkpoint so the log matches the weights."""

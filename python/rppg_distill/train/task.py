@@ -13,9 +13,13 @@ class Task:
 
     Attributes:
         model: the network trained by the main optimizer (wrapped in DDP when distributed).
+        monitor: the key of :meth:`validate`'s metrics that picks ``checkpoints/best.pt``.
+        monitor_mode: ``"min"`` (lower is better) or ``"max"``.
     """
 
     model: nn.Module
+    monitor: str = "loss"
+    monitor_mode: str = "min"
 
     def train_dataset(self) -> torch.utils.data.Dataset:
         raise NotImplementedError
@@ -33,7 +37,9 @@ class Task:
         return {"model": self.model}
 
     def validate(self, model: nn.Module, epoch: int) -> dict:
-        """Optional metrics at the end of each epoch (logged with split='val')."""
+        """Optional metrics at the end of each epoch (logged with split='val').
+
+        When they include :attr:`monitor`, the epoch with its best value is kept as ``best.pt``."""
         return {}
 
     def extra_state(self) -> dict:

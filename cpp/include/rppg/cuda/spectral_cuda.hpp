@@ -63,7 +63,7 @@ void psd_kl_backward(DType dt, int device, std::uintptr_t stream, int64_t B, con
                      std::uintptr_t re_t, std::uintptr_t im_t, std::uintptr_t grad_s,
                      std::uintptr_t grad_t, std::uintptr_t work_s, std::uintptr_t work_t);
 
-// RPM-Distill components (METHODS.md 1.3): comps [B, 3] = (peak, off, shape), centroid [B]
+// RPM-Distill components (docs/METHODS.md §1.3): comps [B, 3] = (peak, off, shape), centroid [B]
 // (teacher soft centroid, band bin index 0..K-1), ratio [B] (teacher sum P w / sum P).
 void rpm_components_forward(DType dt, int device, std::uintptr_t stream, int64_t B,
                             const GridSpec& g, std::uintptr_t student, std::uintptr_t teacher,

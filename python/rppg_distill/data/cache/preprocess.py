@@ -60,8 +60,20 @@ def preprocess(records: Sequence[Recording], cache_dir: str | os.PathLike,
         raise ValueError(f"duplicate recording keys: {dup}")
     backend_cfg = _backend(s.backend, s.backend_cfg).config()  # fails early with a clear message
     report = CacheReport(cache_dir=str(root), settings={**s.to_dict(), "backend_config": backend_cfg})
+    tasks, picklable = _plan_tasks(records, root, s, backend_cfg, report)
+    _add_results(report, _run_tasks(tasks, picklable, s))
+    if prune:
+        _prune(root, set(keys), report)
+    report.seconds = time.perf_counter() - t0
+    report.save(root)
+    return report
 
-    tasks, parallel_ok = [], []
+
+def _plan_tasks(records: Sequence[Recording], root: Path, s: PreprocessSettings, backend_cfg: dict,
+                report: CacheReport) -> tuple[list[tuple], list[bool]]:
+    """Worker tasks ``(rec, out, settings, hashes, mode, prev)`` for the entries that need work
+    (up-to-date entries go to ``report`` as reused), and whether each task can be pickled."""
+    tasks, picklable = [], []
     for rec in records:
         out = root / rec.key
         hashes = _hashes(rec, backend_cfg, s)
@@ -73,16 +85,19 @@ def preprocess(records: Sequence[Recording], cache_dir: str | os.PathLike,
                 report.flagged.append(FlaggedRecording(rec.key, str(rec.video), prev["reason"],
                                                        prev["detail"], bool(prev.get("written"))))
             continue
-        tasks.append((rec, out, s, hashes, mode, prev))
         if s.stream and _streamable(rec) and rec.frame_loader is not None:
             rec = dataclasses.replace(rec, frame_loader=None)  # decode from the file, streamed
-            tasks[-1] = (rec, *tasks[-1][1:])
+        tasks.append((rec, out, s, hashes, mode, prev))
         try:
             pickle.dumps(rec)
-            parallel_ok.append(True)
+            picklable.append(True)
         except Exception:
-            parallel_ok.append(False)
+            picklable.append(False)
+    return tasks, picklable
 
+
+def _run_tasks(tasks: list[tuple], picklable: list[bool], s: PreprocessSettings) -> list[tuple[str, dict]]:
+    """Run the tasks (picklable ones in a process pool when ``s.workers > 0``); [(mode, manifest)]."""
     results: list[tuple[str, dict]] = []
     bar = None
     if s.progress and tasks:
@@ -99,37 +114,46 @@ def preprocess(records: Sequence[Recording], cache_dir: str | os.PathLike,
             bar.update(1)
             bar.set_postfix_str(m["key"][-30:])
 
-    pool_tasks = [t for t, ok in zip(tasks, parallel_ok) if ok and s.workers > 0]
-    local_tasks = [t for t, ok in zip(tasks, parallel_ok) if not (ok and s.workers > 0)]
+    pool_tasks = [t for t, ok in zip(tasks, picklable) if ok and s.workers > 0]
+    local_tasks = [t for t, ok in zip(tasks, picklable) if not (ok and s.workers > 0)]
     if pool_tasks:
-        import multiprocessing as mp
-
-        # "spawn" by default: fork after OpenCV (or torch) has started its thread pools can
-        # deadlock the children. Spawn needs the caller's script to guard its entry point with
-        # `if __name__ == "__main__":` (the console script does).
-        ctx = mp.get_context(s.start_method or "spawn")
-        with ProcessPoolExecutor(max_workers=min(s.workers, len(pool_tasks)), mp_context=ctx,
-                                 initializer=_worker_init) as ex:
-            futs = {ex.submit(_run_task, t): t for t in pool_tasks}
-            try:
-                for fut in as_completed(futs):
-                    t = futs[fut]
-                    _done(t[4], fut.result())
-            except BrokenProcessPool as err:
-                raise RuntimeError(
-                    "a preprocessing worker process died (out of memory, a crash in a decoder, or "
-                    "a script without an `if __name__ == \"__main__\":` guard under the spawn "
-                    "start method); rerun to resume, or use workers=0 to run in this process"
-                ) from err
-            except BaseException:
-                for f in futs:
-                    f.cancel()
-                raise
+        _run_pool(pool_tasks, s, _done)
     for t in local_tasks:
         _done(t[4], _run_task(t))
     if bar is not None:
         bar.close()
+    return results
 
+
+def _run_pool(tasks: list[tuple], s: PreprocessSettings, done) -> None:
+    """Run ``tasks`` in worker processes; ``done(mode, manifest)`` as each finishes."""
+    import multiprocessing as mp
+
+    # "spawn" by default: fork after OpenCV (or torch) has started its thread pools can
+    # deadlock the children. Spawn needs the caller's script to guard its entry point with
+    # `if __name__ == "__main__":` (the console script does).
+    ctx = mp.get_context(s.start_method or "spawn")
+    with ProcessPoolExecutor(max_workers=min(s.workers, len(tasks)), mp_context=ctx,
+                             initializer=_worker_init) as ex:
+        futs = {ex.submit(_run_task, t): t for t in tasks}
+        try:
+            for fut in as_completed(futs):
+                t = futs[fut]
+                done(t[4], fut.result())
+        except BrokenProcessPool as err:
+            raise RuntimeError(
+                "a preprocessing worker process died (out of memory, a crash in a decoder, or "
+                "a script without an `if __name__ == \"__main__\":` guard under the spawn "
+                "start method); rerun to resume, or use workers=0 to run in this process"
+            ) from err
+        except BaseException:
+            for f in futs:
+                f.cancel()
+            raise
+
+
+def _add_results(report: CacheReport, results: list[tuple[str, dict]]) -> None:
+    """Sort the worker manifests into the report (processed/recropped/relabelled, flagged, frames)."""
     for mode, m in sorted(results, key=lambda r: r[1]["key"]):
         key = m["key"]
         {"full": report.processed, "recrop": report.recropped,
@@ -141,12 +165,11 @@ def preprocess(records: Sequence[Recording], cache_dir: str | os.PathLike,
             report.n_frames += int(m.get("n_frames", 0))
         report.warnings += [f"{key}: {w}" for w in m.get("warnings", [])]
     report.flagged.sort(key=lambda f: f.key)
-    if prune:
-        wanted = set(keys)
-        for d in root.iterdir():
-            if d.is_dir() and d.name not in wanted and (d / MANIFEST).exists():
-                shutil.rmtree(d)
-                report.warnings.append(f"pruned stale entry {d.name}")
-    report.seconds = time.perf_counter() - t0
-    report.save(root)
-    return report
+
+
+def _prune(root: Path, wanted: set[str], report: CacheReport) -> None:
+    """Delete cache entries whose key is not in ``wanted``."""
+    for d in root.iterdir():
+        if d.is_dir() and d.name not in wanted and (d / MANIFEST).exists():
+            shutil.rmtree(d)
+            report.warnings.append(f"pruned stale entry {d.name}")

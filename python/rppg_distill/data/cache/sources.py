@@ -67,11 +67,11 @@ def _iter_source(rec: Recording) -> Iterator[np.ndarray]:
                                                                        ".bmp")),
                        key=lambda f: video_io.natural_key(f.name))
         if not files:
-            raise ValueError(f"frame folder has no image frames: {p}")
+            raise video_io.EmptyVideoError(f"frame folder has no image frames: {p}")
         for f in files:
             img = cv2.imread(str(f), cv2.IMREAD_COLOR)
             if img is None:
-                raise ValueError(f"cannot decode frame image (corrupt): {f}")
+                raise video_io.CorruptVideoError(f"cannot decode frame image (corrupt): {f}")
             yield cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
         return
     for frame, _t in video_io.iter_video(p):

@@ -3,7 +3,11 @@
 ``process_recording(rec, out, settings, hashes, mode, prev) -> manifest`` streams frames through
 the face tracker (mode "full"), re-crops with stored boxes ("recrop") or rewrites labels only
 ("relabel"); entry files are written atomically. Problems become a flagged manifest (or raise
-with ``on_error="raise"``). ``_run_task`` / ``_worker_init`` are the process-pool entry points.
+with ``on_error="raise"``), their reason chosen by the error's type: ``no_face``
+(:class:`NoFaceError`), ``empty`` (:class:`~rppg_distill.data.video_io.EmptyVideoError`),
+``unreadable`` (any other :class:`~rppg_distill.data.video_io.VideoReadError`), ``bad_fps``,
+``label_mismatch``, and ``error`` for anything unexpected (with a traceback).
+``_run_task`` / ``_worker_init`` are the process-pool entry points.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 import time
 import traceback
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -22,6 +27,7 @@ from rppg_distill.data.cache.store import (
 from rppg_distill.data.face import FaceTracker, NoFaceError, crop_resize
 from rppg_distill.data.face import get_face_backend
 from rppg_distill.data.types import Recording
+from rppg_distill.data.video_io import CorruptVideoError, EmptyVideoError, VideoReadError
 
 
 class _Flag(Exception):
@@ -94,115 +100,143 @@ def process_recording(rec: Recording, out: Path, s: PreprocessSettings, hashes: 
                       mode: str = "full", prev: dict | None = None) -> dict:
     """Process one recording into ``out`` and return its manifest (status ok or flagged).
 
-    ``mode``: "full" (detect + crop), "recrop" (crop with the boxes in ``prev``), "relabel".
+    ``mode``: "full" (detect + crop), "recrop" (crop with the boxes in ``prev``), "relabel"
+    (keep the frames of ``prev``, rewrite the labels).
     Raises only in ``on_error="raise"`` mode; otherwise problems become a flagged manifest.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     m = _base_manifest(rec, hashes, s)
-    writer = None
     try:
         if rec.fps is None or not np.isfinite(rec.fps) or rec.fps <= 0:
             raise _Flag("bad_fps", f"fps is {rec.fps!r}")
-        size = s.tracker.size
-        if mode == "relabel":
-            keep = {k: prev["files"][k] for k in ("frames", "boxes", "face_ok")
-                    if k in prev.get("files", {})}
-            for k in ("n_frames", "checksum", "face_ok_frac", "n_detections", "n_misses",
-                      "frame_shape", "crop_size"):
-                if k in prev:
-                    m[k] = prev[k]
-            m["files"].update(keep)
-            n = int(prev["n_frames"])
-        else:
-            writer = NpyStreamWriter(out / "frames.npy", (size, size, 3))
-            boxes, oks = [], []
-            shape_seen: list = []
-
-            def _checked(it):
-                for f in it:
-                    if not shape_seen:
-                        shape_seen.append(f.shape)
-                    elif f.shape != shape_seen[0]:
-                        raise ValueError(f"frame size changes mid-stream {shape_seen[0]} -> "
-                                         f"{f.shape}: {rec.video}")
-                    yield f
-
-            try:
-                frames = _checked(iter_frames(rec, s.stream))
-                if mode == "recrop":
-                    old_boxes = np.load(out / prev["files"]["boxes"])
-                    old_coef = float(prev["settings"]["tracker"]["coef"])
-                    scale = s.tracker.coef / old_coef
-                    old_ok = np.load(out / prev["files"]["face_ok"])
-                    for i, frame in enumerate(frames):
-                        if i >= len(old_boxes):
-                            raise _Flag("error", "source has more frames than the cached boxes; "
-                                                 "it changed since the boxes were computed")
-                        x, y, w, h = old_boxes[i].astype(np.float64)
-                        cx, cy = x + w / 2, y + h / 2
-                        box = np.array([cx - w * scale / 2, cy - h * scale / 2, w * scale,
-                                        h * scale])
-                        writer.append(crop_resize(frame, box, size))
-                        boxes.append(box)
-                        oks.append(bool(old_ok[i]))
-                    m.update({k: prev.get(k) for k in ("n_detections", "n_misses")})
-                else:
-                    tracker = FaceTracker(_backend(s.backend, s.backend_cfg), s.tracker)
-                    for crop, box, ok in tracker.run(frames):
-                        writer.append(crop)
-                        boxes.append(box)
-                        oks.append(ok)
-                    m.update(n_detections=tracker.n_detections, n_misses=tracker.n_misses)
-            except NoFaceError as err:
-                raise _Flag("no_face", str(err)) from None
-            except ValueError as err:
-                msg = str(err)
-                reason = "empty" if ("no decodable frames" in msg or "no frames" in msg
-                                     or "0 bytes" in msg) else "unreadable"
-                raise _Flag(reason, msg) from None
-            n = writer.n
-            m["checksum"] = writer.close()
-            writer = None
-            m["files"]["frames"] = "frames.npy"
-            atomic_save_npy(out / "boxes.npy", np.asarray(boxes, dtype=np.float32).reshape(-1, 4))
-            atomic_save_npy(out / "face_ok.npy", np.asarray(oks, dtype=bool))
-            m["files"].update(boxes="boxes.npy", face_ok="face_ok.npy")
-            m["n_frames"] = n
-            m["crop_size"] = size
-            m["face_ok_frac"] = float(np.mean(oks)) if oks else 0.0
-            m["frame_shape"] = list(shape_seen[0]) if shape_seen else None
+        n = _reuse_frames(m, prev) if mode == "relabel" else _write_frames(rec, out, s, m, mode, prev)
         _write_labels(rec, out, n, m, s)
-        m["n_frames_usable"] = _usable_len(rec, n)
-        m["status"], m["reason"], m["detail"] = "ok", "", ""
-        if m.get("face_ok_frac", 1.0) < s.min_face_frac:
-            m["status"], m["reason"] = "flagged", "face_lost"
-            m["detail"] = (f"face found in only {100 * m['face_ok_frac']:.0f}% of frames "
-                           f"(min {100 * s.min_face_frac:.0f}%); usable frames kept")
-            m["written"] = True
-    except _Flag as flag:
-        if writer is not None:
-            writer.abort()
+        _set_status(m, rec, n, s)
+    except (_Flag, NoFaceError, VideoReadError) as err:
+        reason, detail = _reason(err)
         if s.on_error == "raise":
-            raise ValueError(f"{rec.key} ({rec.video}): {flag.reason}: {flag.detail}") from None
-        m.update(status="flagged", reason=flag.reason, detail=flag.detail, written=False,
-                 files={})
+            raise ValueError(f"{rec.key} ({rec.video}): {reason}: {detail}") from None
+        m.update(status="flagged", reason=reason, detail=detail, written=False, files={})
         for f in ("frames.npy", "boxes.npy", "face_ok.npy", "bvp.npy", "radar.npy"):
             (out / f).unlink(missing_ok=True)
     except Exception as err:
-        if writer is not None:
-            writer.abort()
         if s.on_error == "raise":
             raise
         m.update(status="flagged", reason="error", written=False, files={},
                  detail=f"{type(err).__name__}: {err}",
                  traceback=traceback.format_exc(limit=5))
-    except BaseException:  # interrupted (KeyboardInterrupt, SystemExit): leave no temp file
-        if writer is not None:
-            writer.abort()
-        raise
     atomic_write_json(out / MANIFEST, m)
     return m
+
+
+def _reason(err: Exception) -> tuple[str, str]:
+    """(manifest reason, detail) of an expected failure, by its type."""
+    if isinstance(err, _Flag):
+        return err.reason, err.detail
+    if isinstance(err, NoFaceError):
+        return "no_face", str(err)
+    if isinstance(err, EmptyVideoError):
+        return "empty", str(err)
+    return "unreadable", str(err)
+
+
+def _reuse_frames(m: dict, prev: dict) -> int:
+    """Mode "relabel": the entry keeps the frames, boxes and their statistics of ``prev``."""
+    keep = {k: prev["files"][k] for k in ("frames", "boxes", "face_ok") if k in prev.get("files", {})}
+    for k in ("n_frames", "checksum", "face_ok_frac", "n_detections", "n_misses", "frame_shape",
+              "crop_size"):
+        if k in prev:
+            m[k] = prev[k]
+    m["files"].update(keep)
+    return int(prev["n_frames"])
+
+
+def _write_frames(rec: Recording, out: Path, s: PreprocessSettings, m: dict, mode: str,
+                  prev: dict | None) -> int:
+    """Modes "full"/"recrop": stream face crops ``[N, S, S, 3]`` into frames.npy, with boxes.npy
+    and face_ok.npy beside it; fills the frame statistics of ``m`` and returns N."""
+    size = s.tracker.size
+    writer = NpyStreamWriter(out / "frames.npy", (size, size, 3))
+    shapes: list[tuple] = []
+    try:
+        frames = _same_size(iter_frames(rec, s.stream), rec.video, shapes)
+        if mode == "recrop":
+            boxes, oks = _recrop_into(writer, frames, out, prev, s, m)
+        else:
+            boxes, oks = _track_into(writer, frames, s, m)
+        n = writer.n
+        m["checksum"] = writer.close()
+    except BaseException:  # any failure or interruption: leave no temp file
+        writer.abort()
+        raise
+    m["files"]["frames"] = "frames.npy"
+    atomic_save_npy(out / "boxes.npy", np.asarray(boxes, dtype=np.float32).reshape(-1, 4))
+    atomic_save_npy(out / "face_ok.npy", np.asarray(oks, dtype=bool))
+    m["files"].update(boxes="boxes.npy", face_ok="face_ok.npy")
+    m["n_frames"] = n
+    m["crop_size"] = size
+    m["face_ok_frac"] = float(np.mean(oks)) if oks else 0.0
+    m["frame_shape"] = list(shapes[0]) if shapes else None
+    return n
+
+
+def _same_size(frames: Iterator[np.ndarray], video: Path, shapes: list) -> Iterator[np.ndarray]:
+    """Pass frames through; the first one's shape goes into ``shapes``. Raises EmptyVideoError
+    when there is none and CorruptVideoError when the size changes mid-stream."""
+    for f in frames:
+        if not shapes:
+            shapes.append(f.shape)
+        elif f.shape != shapes[0]:
+            raise CorruptVideoError(f"frame size changes mid-stream {shapes[0]} -> {f.shape}: {video}")
+        yield f
+    if not shapes:
+        raise EmptyVideoError(f"the recording has no frames: {video}")
+
+
+def _track_into(writer: NpyStreamWriter, frames: Iterator[np.ndarray], s: PreprocessSettings,
+                m: dict) -> tuple[list, list[bool]]:
+    """Mode "full": detect and track the face, append the crops; (boxes, face found per frame)."""
+    tracker = FaceTracker(_backend(s.backend, s.backend_cfg), s.tracker)
+    boxes, oks = [], []
+    for crop, box, ok in tracker.run(frames):
+        writer.append(crop)
+        boxes.append(box)
+        oks.append(ok)
+    m.update(n_detections=tracker.n_detections, n_misses=tracker.n_misses)
+    return boxes, oks
+
+
+def _recrop_into(writer: NpyStreamWriter, frames: Iterator[np.ndarray], out: Path, prev: dict,
+                 s: PreprocessSettings, m: dict) -> tuple[list, list[bool]]:
+    """Mode "recrop": crop with the cached boxes of ``prev``, rescaled to the new ``coef``."""
+    old_boxes = np.load(out / prev["files"]["boxes"])
+    old_ok = np.load(out / prev["files"]["face_ok"])
+    scale = s.tracker.coef / float(prev["settings"]["tracker"]["coef"])
+    boxes, oks = [], []
+    for i, frame in enumerate(frames):
+        if i >= len(old_boxes):
+            raise _Flag("error", "source has more frames than the cached boxes; "
+                                 "it changed since the boxes were computed")
+        x, y, w, h = old_boxes[i].astype(np.float64)
+        cx, cy = x + w / 2, y + h / 2
+        box = np.array([cx - w * scale / 2, cy - h * scale / 2, w * scale, h * scale])
+        writer.append(crop_resize(frame, box, s.tracker.size))
+        boxes.append(box)
+        oks.append(bool(old_ok[i]))
+    m.update({k: prev.get(k) for k in ("n_detections", "n_misses")})
+    return boxes, oks
+
+
+def _set_status(m: dict, rec: Recording, n: int, s: PreprocessSettings) -> None:
+    """ok, or flagged "face_lost" (entry kept) when the face was found in too few frames."""
+    m["n_frames_usable"] = _usable_len(rec, n)
+    m["status"], m["reason"], m["detail"] = "ok", "", ""
+    if m.get("face_ok_frac", 1.0) < s.min_face_frac:
+        m["status"], m["reason"] = "flagged", "face_lost"
+        m["detail"] = (f"face found in only {100 * m['face_ok_frac']:.0f}% of frames "
+                       f"(min {100 * s.min_face_frac:.0f}%); usable frames kept")
+        m["written"] = True
 
 
 def _run_task(args) -> dict:
