@@ -45,6 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hr-window", type=float, default=10.0, help="seconds per HR estimate")
     p.add_argument("--hr-update", type=float, default=1.0, help="re-estimate HR at most every S seconds")
     p.add_argument("--max-frames", type=int, default=None)
+    p.add_argument("--fps", type=float, default=None,
+                   help="the video's real frame rate, for a file whose header has none or a wrong "
+                        "one (timestamps become index / fps); default: the header's rate")
     p.add_argument("--camera-timeout", type=float, default=5.0,
                    help="seconds to wait for a camera's first frame")
     p.add_argument("--quiet", action="store_true", help="no live console line")
@@ -75,13 +78,13 @@ def _camera_frames(index: int, timeout_s: float, max_frames: int | None):
         cap.release()
 
 
-def _video_frames(path: str, max_frames: int | None):
+def _video_frames(path: str, max_frames: int | None, fps: float | None = None):
     from rppg_distill.data.video_io import iter_video
 
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"video not found: {p}")
-    for i, item in enumerate(iter_video(p)):
+    for i, item in enumerate(iter_video(p, fps=fps)):
         if max_frames is not None and i >= max_frames:
             return
         yield item
@@ -159,7 +162,8 @@ def run(args: argparse.Namespace) -> int:
     from rppg_distill.deploy.runtime import prefetch
 
     source = (_camera_frames(args.camera, args.camera_timeout, args.max_frames)
-              if args.camera is not None else _video_frames(args.video, args.max_frames))
+              if args.camera is not None else _video_frames(args.video, args.max_frames,
+                                                                  args.fps))
     source = prefetch(source, args.prefetch)
     summary = {"source": args.video if args.camera is None else f"camera:{args.camera}",
                "model": str(args.model), "runner": runner.describe(), "mode": mode,
