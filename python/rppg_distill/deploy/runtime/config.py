@@ -49,7 +49,8 @@ class Result:
 
     valid: an HR is available for this instant (face present, enough signal).
     updated: the HR was re-estimated at this frame (a model window just finished).
-    status: "ok", "warming_up", "no_face", "gap", "duplicate_timestamp".
+    status: "ok", "warming_up", "no_face", "gap", "duplicate_timestamp", "no_signal" (the
+        model's output has no pulse power: flat or NaN; never reported as an HR).
     bvp_t, bvp: stitched pulse samples finalized at this frame (resampled timeline, seconds).
     """
 

@@ -112,6 +112,7 @@ class Monitor:
         self._ola.reset()            # stitched signal; samples [0, _ola.final) already emitted
         self._hr = (math.nan, math.nan, math.nan, False)
         self._have_hr = False
+        self._no_signal = False      # the last HR window had no pulse power
         self._pending = []           # offline batching: (start, model input [C, T, H, W])
         self._covered = 0            # end of the last window queued
         self._last_hr_end = None     # sample index of the last HR estimate
@@ -143,7 +144,8 @@ class Monitor:
                       snr_db=snr if valid else math.nan,
                       peak_concentration=conc if valid else math.nan,
                       confident=bool(conf and valid), face=face,
-                      status=status if not (status == "ok" and not valid) else "warming_up",
+                      status=status if not (status == "ok" and not valid)
+                      else ("no_signal" if self._no_signal else "warming_up"),
                       updated=updated,
                       bvp_t=bvp_t if bvp_t is not None else np.zeros(0),
                       bvp=bvp if bvp is not None else np.zeros(0, np.float32))
@@ -207,6 +209,12 @@ class Monitor:
         lo = max(end - min(self.hr_n, end) - base, 0)
         sig = self._ola.values(base + lo, end)
         f = float(peak_frequency(sig.astype(np.float32), self.fs, self.contract.band))
+        self._last_hr_end = end
+        self._no_signal = not math.isfinite(f)
+        if self._no_signal:  # flat (or NaN, zeroed by OverlapAdd) model output: no pulse power
+            self._hr = (math.nan, math.nan, math.nan, False)
+            self._have_hr = False
+            return
         hr = 60.0 * f
         try:
             snr, conc = quality(sig, self.fs, hr, self.contract.band)
@@ -215,7 +223,6 @@ class Monitor:
         conf = (snr >= self.cfg.min_snr_db) and (conc >= self.cfg.min_peak_concentration)
         self._hr = (hr, snr, conc, bool(conf))
         self._have_hr = True
-        self._last_hr_end = end
 
     def _trim(self, end: int) -> None:
         """Keep only what the HR window and the next windows need."""
