@@ -133,3 +133,104 @@ def test_negated_green_model_reads_the_pulse(tmp_path):
     mon = Monitor(model)
     res = [mon.push(f, t) for f, t in zip(frames, ts)]
     assert res[-1].valid and res[-1].status == "ok" and abs(res[-1].hr_bpm - 84.0) < 1.5
+
+
+def _contract_dict(**change):
+    from rppg_distill.deploy.contract import Contract
+
+    d = Contract(frames=90, height=36, width=36, normalization="raw").to_dict()
+    d.update(change)
+    return d
+
+
+@pytest.mark.parametrize("change,match", [
+    (dict(frames=1e9), "'frames' must be an integer"),
+    (dict(frames=1_000_000_000), r"'frames'=1000000000 is outside \[2, 10000\]"),
+    (dict(frames=None), "'frames' must be an integer"),
+    (dict(height="72"), "'height' must be an integer"),
+    (dict(width=4096), "'width'=4096 is outside"),
+    (dict(fs=float("nan")), "'fs' must be a finite number"),
+    (dict(fs=1e6), "'fs'=1000000.0 is outside"),
+    (dict(band=[3.0, 0.5]), "band must be"),
+    (dict(band="0.5-3"), "band must be"),
+    (dict(batch=-1), "'batch'=-1 is outside"),
+    (dict(output="hr"), "output 'hr'"),
+    (dict(normalization=["raw"]), "'normalization' must be a string"),
+    (dict(version=True), "version"),
+])
+def test_contract_fields_are_typed_and_bounded(change, match):
+    """input: crafted model metadata -> ValueError naming the field."""
+    from rppg_distill.deploy.contract import Contract
+
+    with pytest.raises(ValueError, match=match):
+        Contract.from_dict(_contract_dict(**change))
+
+
+def test_contract_missing_required_field():
+    from rppg_distill.deploy.contract import Contract
+
+    d = _contract_dict()
+    del d["frames"]
+    with pytest.raises(ValueError, match="lacks the field"):
+        Contract.from_dict(d)
+    assert Contract.from_dict(_contract_dict()).frames == 90
+
+
+def _onnx_with_contract(path, contract_json: str | None, sidecar: str | None):
+    """The green ONNX with its metadata contract replaced (None: removed) and a sidecar text."""
+    import onnx
+
+    from rppg_distill.deploy.contract import CONTRACT_KEY, sidecar_path
+
+    green_onnx(path)
+    m = onnx.load(str(path))
+    keep = [(p.key, p.value) for p in m.metadata_props if p.key != CONTRACT_KEY]
+    del m.metadata_props[:]
+    for k, v in keep + ([(CONTRACT_KEY, contract_json)] if contract_json is not None else []):
+        e = m.metadata_props.add()
+        e.key, e.value = k, v
+    onnx.save(m, str(path))
+    side = sidecar_path(path)
+    side.unlink()
+    if sidecar is not None:
+        side.write_text(sidecar)
+    return path
+
+
+def test_crafted_model_files_are_clear_errors(tmp_path, capsys):
+    """input: engine header without a contract, a list sidecar, `frames: null`, engine bytes in
+    a .onnx, `frames: 1e9` -> `run` exits 2 with one line naming the problem."""
+    pytest.importorskip("onnx")
+    from rppg_distill.cli import main
+    from rppg_distill.deploy import load_runner
+    from rppg_distill.deploy.engine_file import write_engine
+
+    eng = write_engine(tmp_path / "nocontract.plan", b"\0" * 32, {"tensorrt_version": "10.0.0"})
+    with pytest.raises(ValueError, match="carries no model contract"):
+        load_runner(eng)
+    fake_onnx = tmp_path / "engine.onnx"
+    fake_onnx.write_bytes(eng.read_bytes())
+    with pytest.raises(ValueError, match="TensorRT engine, not an ONNX"):
+        load_runner(fake_onnx)
+    listed = _onnx_with_contract(tmp_path / "list.onnx", None, "[1, 2]")
+    with pytest.raises(ValueError, match="must be a JSON object"):
+        load_runner(listed)
+    broken = _onnx_with_contract(tmp_path / "broken.onnx", None, "{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_runner(broken)
+    null = _onnx_with_contract(tmp_path / "null.onnx", json.dumps(_contract_dict(frames=None)),
+                               None)
+    with pytest.raises(ValueError, match="'frames' must be an integer"):
+        load_runner(null)
+    huge = _onnx_with_contract(tmp_path / "huge.onnx", json.dumps(_contract_dict(frames=10**9)),
+                               None)
+    frames, _ = pulse_frames(seconds=0.5, size=(160, 120))
+    from rppg_distill.data.video_io import write_video
+
+    video = write_video(tmp_path / "v.avi", frames, 30.0)
+    for model in (eng, fake_onnx, listed, null, huge):
+        capsys.readouterr()
+        assert main(["run", str(video), "--model", str(model), "--out", str(tmp_path / "o"),
+                     "--quiet"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("rppg-distill run: cannot load model") and "\n" not in err, err
