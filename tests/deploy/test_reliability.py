@@ -234,3 +234,25 @@ def test_crafted_model_files_are_clear_errors(tmp_path, capsys):
                      "--quiet"]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("rppg-distill run: cannot load model") and "\n" not in err, err
+
+
+def test_run_defaults_find_a_13pct_face(green, tmp_path):
+    """input: 640x480 video, face 13 % of the width -> `run` at its defaults reads the HR (it
+    found no face before: the 160 px detection copy shrank the face below the cascade's window)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "data"))
+    from face_scene import pulse_video
+
+    from rppg_distill.cli import main
+    from rppg_distill.data.video_io import write_video
+
+    frames, _ = pulse_video(0.13, hr_bpm=78.0, seconds=5.0)
+    video = write_video(tmp_path / "wide.avi", frames, 30.0, "MJPG")
+    out = tmp_path / "o"
+    assert main(["run", str(video), "--model", str(green), "--out", str(out), "--quiet"]) == 0
+    rows = list(csv.DictReader(open(out / "hr.csv")))
+    assert np.mean([r["face"] == "1" for r in rows]) > 0.95
+    s = json.loads((out / "summary.json").read_text())
+    assert abs(s["hr_median_bpm"] - 78.0) < 1.5

@@ -32,8 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="offline: windows without overlap, several per model call (default for "
                         "a file); live: half-overlapping windows, lower latency (default for a camera)")
     p.add_argument("--detect-every", type=int, default=15, help="face detection every N frames")
-    p.add_argument("--detect-max-side", type=int, default=160,
-                   help="haar: detect on a copy downscaled to this longest side")
+    p.add_argument("--detect-max-side", type=int, default=None,
+                   help="haar: detect on a copy downscaled to this longest side (default: as far "
+                        "as a face of 10%% of the frame's shorter side is still found)")
     p.add_argument("--hop", type=int, default=None,
                    help="samples between model windows (default: T offline, T/2 live)")
     p.add_argument("--batch-windows", type=int, default=1,

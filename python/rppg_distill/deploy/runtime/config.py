@@ -6,7 +6,9 @@ Throughput knobs (``MonitorConfig``; see bench/RUNTIME.md for what each buys):
   per model call with ``batch_windows``; ``flush()`` runs a last window over the tail).
 - ``hop``: samples between windows (overrides the mode's default).
 - ``detect_every`` / ``detect_max_side``: the face detector runs every N frames on a copy of the
-  frame downscaled to this longest side; the smoothed box is held in between.
+  frame downscaled to this longest side (default: as far as a face of 10 % of the shorter side
+  is still found); the smoothed box is held in between. Without a face it retries after 1, 2,
+  4, ... frames (at most N).
 - ``hr_update_s``: HR and quality are re-estimated at most this often (and only after a window).
 - ``warmup``: run the model and the HR code once at construction, so the first window does not
   pay for allocations and imports.
@@ -33,7 +35,8 @@ class MonitorConfig:
     face_backend: str = "haar"
     face_kwargs: dict = dataclasses.field(default_factory=dict)
     detect_every: int = 15          # run the face detector every N frames (tracker in between)
-    detect_max_side: int | None = 160  # haar: detect on a copy with this longest side (None: 320)
+    detect_max_side: int | None = None  # haar: detect on a copy with this longest side (None:
+                                        # as small as a face of 10 % of the shorter side allows)
     max_hold: int | None = None     # frames a box stays valid without a fresh detection
                                     # (default 2 * detect_every)
     warmup: bool = True             # one model call + HR call at construction
