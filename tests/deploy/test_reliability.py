@@ -256,3 +256,74 @@ def test_run_defaults_find_a_13pct_face(green, tmp_path):
     assert np.mean([r["face"] == "1" for r in rows]) > 0.95
     s = json.loads((out / "summary.json").read_text())
     assert abs(s["hr_median_bpm"] - 78.0) < 1.5
+
+
+def _short_gop_video(path, hr, amp, seconds=12.0, gop=12, monkeypatch=None):
+    """An mp4v video at 30 fps with a key frame every ``gop`` frames (FFmpeg's ``g`` option via
+    OPENCV_FFMPEG_WRITER_OPTIONS, read when the writer opens)."""
+    import cv2
+
+    frames, _ = pulse_frames(hr, seconds=seconds, size=(320, 240), amp=amp, seed=5)
+    monkeypatch.setenv("OPENCV_FFMPEG_WRITER_OPTIONS", f"g;{gop}")
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (320, 240))
+    if not w.isOpened():
+        pytest.skip("OpenCV cannot write mp4v here")
+    for f in frames:
+        w.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    w.release()
+    monkeypatch.delenv("OPENCV_FFMPEG_WRITER_OPTIONS")
+    return path
+
+
+def test_key_frame_period_is_read_from_the_container(tmp_path, monkeypatch):
+    from rppg_distill.deploy.runtime.codec_rhythm import key_frame_times, probe_key_frame_period
+
+    video = _short_gop_video(tmp_path / "g12.mp4", 96.0, 0.02, seconds=4.0, monkeypatch=monkeypatch)
+    times = key_frame_times(video)
+    if times is None:
+        pytest.skip("this OpenCV exposes no frame types")
+    np.testing.assert_allclose(times, np.arange(len(times)) * 0.4, atol=1e-3)
+    assert probe_key_frame_period(video) == pytest.approx(0.4)
+    from rppg_distill.data.video_io import write_video
+
+    frames, _ = pulse_frames(seconds=2.0, size=(160, 120))
+    assert probe_key_frame_period(write_video(tmp_path / "m.avi", frames, 30.0, "MJPG")) is None
+
+
+def test_codec_key_frame_rhythm_is_flagged_never_valid(green, tmp_path, monkeypatch, capsys):
+    """input: mp4v at GOP 12, 30 fps (2.5 Hz key-frame rhythm) with a weak 96 bpm pulse: the peak
+    sits at the 0.9 Hz beat (54 bpm) -> windows flagged `codec_rhythm`, valid=0, never an HR."""
+    from rppg_distill.cli import main
+
+    video = _short_gop_video(tmp_path / "weak.mp4", 96.0, 0.002, monkeypatch=monkeypatch)
+    out = tmp_path / "o"
+    assert main(["run", str(video), "--model", str(green), "--out", str(out), "--quiet"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["key_frame_period_s"] == pytest.approx(0.4)
+    rows = list(csv.DictReader(open(out / "hr.csv")))
+    flagged = [r for r in rows if r["status"] == "codec_rhythm"]
+    assert len(flagged) > 100
+    assert all(r["valid"] == "0" and r["hr_bpm"] == "" for r in flagged)
+    assert not any(r["valid"] == "1" and abs(float(r["hr_bpm"]) - 54.0) < 5 for r in rows)
+    # the same video with a clear pulse reads 96 bpm and is not flagged
+    clear = _short_gop_video(tmp_path / "clear.mp4", 96.0, 0.02, monkeypatch=monkeypatch)
+    out2 = tmp_path / "o2"
+    assert main(["run", str(clear), "--model", str(green), "--out", str(out2), "--quiet"]) == 0
+    rows2 = list(csv.DictReader(open(out2 / "hr.csv")))
+    assert not any(r["status"] == "codec_rhythm" for r in rows2)
+    assert abs(json.loads((out2 / "summary.json").read_text())["hr_median_bpm"] - 96.0) < 1.5
+
+
+def test_explain_peak_rhythm_beat_and_clean():
+    from rppg_distill.deploy.runtime.codec_rhythm import explain_peak
+
+    fs, t = 30.0, np.arange(300) / 30.0
+    rng = np.random.default_rng(0)
+    noise = 0.05 * rng.normal(size=t.size)
+    rhythm = np.sin(2 * np.pi * 2.5 * t) + noise
+    assert explain_peak(rhythm, fs, (0.75, 3.0), 2.5, 0.4) == "rhythm"
+    beat = np.sin(2 * np.pi * 0.9 * t) + 0.8 * np.sin(2 * np.pi * 1.6 * t) + noise
+    assert explain_peak(beat, fs, (0.75, 3.0), 0.9, 0.4) == "beat"
+    clean = np.sin(2 * np.pi * 1.6 * t) + noise
+    assert explain_peak(clean, fs, (0.75, 3.0), 1.6, 0.4) is None
+    assert explain_peak(clean, fs, (0.75, 3.0), 1.6, 8.0) is None  # GOP of 240: harmonics < band

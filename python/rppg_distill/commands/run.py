@@ -91,6 +91,19 @@ def _video_frames(path: str, max_frames: int | None, fps: float | None = None):
         yield item
 
 
+def _key_frame_period(args) -> float | None:
+    """The video file's regular key-frame period (s), whose rhythm the Monitor flags; None for a
+    camera, an intra-only codec or a file OpenCV cannot probe (the frame loop reports why)."""
+    if args.camera is not None:
+        return None
+    from rppg_distill.deploy.runtime.codec_rhythm import probe_key_frame_period
+
+    try:
+        return probe_key_frame_period(args.video, args.fps)
+    except ValueError:
+        return None
+
+
 class _Console:
     def __init__(self, quiet: bool):
         self.quiet = quiet
@@ -150,10 +163,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"rppg-distill run: cannot load model: {err}", file=sys.stderr)
         return 2
     mode = args.mode if args.mode != "auto" else ("live" if args.camera is not None else "offline")
+    key_period = _key_frame_period(args)
     cfg = MonitorConfig(mode=mode, hop=args.hop, batch_windows=args.batch_windows,
                         hr_window_s=args.hr_window, hr_update_s=args.hr_update,
                         face_backend=args.face_backend, detect_every=args.detect_every,
-                        detect_max_side=args.detect_max_side)
+                        detect_max_side=args.detect_max_side, key_frame_period_s=key_period)
     try:
         mon = Monitor(runner, cfg)
     except Exception as err:  # face backend missing etc.
@@ -168,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     source = prefetch(source, args.prefetch)
     summary = {"source": args.video if args.camera is None else f"camera:{args.camera}",
                "model": str(args.model), "runner": runner.describe(), "mode": mode,
-               "contract": runner.contract.to_dict()}
+               "contract": runner.contract.to_dict(), "key_frame_period_s": key_period}
     console = _Console(args.quiet)
     hr_rows, bvp_t_all, bvp_all = [], [], []
     n = 0

@@ -44,6 +44,9 @@ class MonitorConfig:
     min_snr_db: float = 0.0
     min_peak_concentration: float = 0.15
     min_frame_side: int = 32
+    key_frame_period_s: float | None = None  # the file's key-frame interval (codec_rhythm.
+                                    # probe_key_frame_period): HR windows whose peak it explains
+                                    # are invalid, status "codec_rhythm"
 
 
 @dataclasses.dataclass
@@ -53,7 +56,8 @@ class Result:
     valid: an HR is available for this instant (face present, enough signal).
     updated: the HR was re-estimated at this frame (a model window just finished).
     status: "ok", "warming_up", "no_face", "gap", "duplicate_timestamp", "no_signal" (the
-        model's output has no pulse power: flat or NaN; never reported as an HR).
+        model's output has no pulse power: flat or NaN; never reported as an HR), "codec_rhythm"
+        (the spectral peak is the video's key-frame rhythm or its beat with the pulse).
     bvp_t, bvp: stitched pulse samples finalized at this frame (resampled timeline, seconds).
     """
 
