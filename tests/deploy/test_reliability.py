@@ -327,3 +327,20 @@ def test_explain_peak_rhythm_beat_and_clean():
     clean = np.sin(2 * np.pi * 1.6 * t) + noise
     assert explain_peak(clean, fs, (0.75, 3.0), 1.6, 0.4) is None
     assert explain_peak(clean, fs, (0.75, 3.0), 1.6, 8.0) is None  # GOP of 240: harmonics < band
+
+
+def test_batch_windows_longer_than_the_video_still_reports_the_hr(green, tmp_path, capsys):
+    """input: `run --batch-windows 8` on a video shorter than 8 windows -> the HR computed at the
+    end is reported (it was "n/a")."""
+    from rppg_distill.cli import main
+    from rppg_distill.data.video_io import write_video
+
+    frames, _ = pulse_frames(70.0, seconds=20.0, size=(160, 120), seed=6)
+    video = write_video(tmp_path / "v.avi", frames, 30.0, "MJPG")
+    out = tmp_path / "o"
+    assert main(["run", str(video), "--model", str(green), "--out", str(out),
+                 "--batch-windows", "8"]) == 0
+    printed = capsys.readouterr().out
+    s = json.loads((out / "summary.json").read_text())
+    assert s["valid_frames"] == 0 and abs(s["hr_final_bpm"] - 70.0) < 1.5
+    assert "n/a" not in printed and f"HR {s['hr_final_bpm']:.1f} bpm" in printed

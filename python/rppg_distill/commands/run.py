@@ -8,7 +8,6 @@ of BVP and HR over time. Never imports torch.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import sys
@@ -188,54 +187,56 @@ def run(args: argparse.Namespace) -> int:
     n = 0
     error = None
     t0 = time.perf_counter()
-    with open(out / "hr.csv", "w", newline="") as fh_hr, open(out / "bvp.csv", "w", newline="") as fh_b:
-        w_hr = csv.DictWriter(fh_hr, fieldnames=["t", "valid", "hr_bpm", "snr_db",
-                                                  "peak_concentration", "confident", "face", "status"])
-        w_hr.writeheader()
-        w_b = csv.writer(fh_b)
-        w_b.writerow(["t", "bvp"])
+    from rppg_distill.data.atomic import CsvRows
 
-        def write_bvp(ts, vs):
-            for a, b in zip(ts, vs):
-                w_b.writerow([f"{a:.4f}", f"{b:.5f}"])
-            bvp_t_all.extend(ts.tolist())
-            bvp_all.extend(vs.tolist())
-            fh_b.flush()
+    # rows are written whole as they come (CsvRows): an interrupted run or a full disk leaves
+    # valid CSV files, and summary.json is written in any case (finally)
+    try:
+        with CsvRows(out / "hr.csv", ["t", "valid", "hr_bpm", "snr_db", "peak_concentration",
+                                       "confident", "face", "status"]) as w_hr, \
+                CsvRows(out / "bvp.csv", ["t", "bvp"]) as w_b:
 
-        try:
-            t_dec = time.perf_counter()
-            for frame, ts in source:
-                mon.timer.add("decode", time.perf_counter() - t_dec)
-                r = mon.push(frame, ts)
-                n += 1
-                row = r.row()
-                w_hr.writerow(row)
-                hr_rows.append({"t": r.t, "valid": r.valid, "hr_bpm": r.hr_bpm})
-                if len(r.bvp):
-                    write_bvp(r.bvp_t, r.bvp)
-                    fh_hr.flush()
-                console.update(r, n, n / max(time.perf_counter() - t0, 1e-9))
+            def write_bvp(ts, vs):
+                w_b.write([[f"{a:.4f}", f"{b:.5f}"] for a, b in zip(ts, vs)])
+                bvp_t_all.extend(ts.tolist())
+                bvp_all.extend(vs.tolist())
+
+            try:
                 t_dec = time.perf_counter()
-            ts_, vs_ = mon.flush()
-            if len(vs_):
-                write_bvp(ts_, vs_)
-        except KeyboardInterrupt:
-            error = "interrupted"
-        except (ValueError, FileNotFoundError, RuntimeError) as err:
-            error = str(err)
-        finally:
-            fh_hr.flush()
-            fh_b.flush()
-    console.done()
-    elapsed = time.perf_counter() - t0
-    valid = [r["hr_bpm"] for r in hr_rows if r["valid"]]
-    summary.update({"frames": n, "elapsed_s": elapsed, "fps": n / elapsed if elapsed > 0 else 0.0,
-                    "valid_frames": len(valid),
-                    "hr_median_bpm": float(sorted(valid)[len(valid) // 2]) if valid else None,
-                    "stages": mon.stats()["stages"], "error": error})
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2, default=lambda o: None if isinstance(o, float) and math.isnan(o) else str(o)))
-    tmp.replace(out / "summary.json")
+                for frame, ts in source:
+                    mon.timer.add("decode", time.perf_counter() - t_dec)
+                    r = mon.push(frame, ts)
+                    n += 1
+                    w_hr.write([r.row()])
+                    hr_rows.append({"t": r.t, "valid": r.valid, "hr_bpm": r.hr_bpm})
+                    if len(r.bvp):
+                        write_bvp(r.bvp_t, r.bvp)
+                    console.update(r, n, n / max(time.perf_counter() - t0, 1e-9))
+                    t_dec = time.perf_counter()
+                ts_, vs_ = mon.flush()
+                if len(vs_):
+                    write_bvp(ts_, vs_)
+            except KeyboardInterrupt:
+                error = "interrupted"
+            except (ValueError, OSError, RuntimeError) as err:
+                from rppg_distill.errors import one_line
+
+                error = one_line(err)
+    finally:
+        console.done()
+        elapsed = time.perf_counter() - t0
+        valid = [r["hr_bpm"] for r in hr_rows if r["valid"]]
+        final = mon.last_hr()[0]
+        summary.update({"frames": n, "elapsed_s": elapsed,
+                        "fps": n / elapsed if elapsed > 0 else 0.0, "valid_frames": len(valid),
+                        "hr_median_bpm": float(sorted(valid)[len(valid) // 2]) if valid else None,
+                        "hr_final_bpm": final if math.isfinite(final) else None,
+                        "stages": mon.stats()["stages"], "error": error})
+        from rppg_distill.data.atomic import atomic_write_text
+
+        atomic_write_text(out / "summary.json", json.dumps(
+            summary, indent=2,
+            default=lambda o: None if isinstance(o, float) and math.isnan(o) else str(o)))
     if args.plot and bvp_t_all:
         write_plot(out / "plot.png", bvp_t_all, bvp_all, hr_rows)
     if error:
@@ -243,7 +244,9 @@ def run(args: argparse.Namespace) -> int:
               f"(results so far are in {out})", file=sys.stderr)
         return 1 if n else 2
     if not args.quiet:
-        med = summary["hr_median_bpm"]
-        print(f"{n} frames in {elapsed:.1f} s ({summary['fps']:.1f} fps); median HR "
-              f"{'%.1f bpm' % med if med is not None else 'n/a (no valid estimate)'}; results in {out}")
+        med, fin = summary["hr_median_bpm"], summary["hr_final_bpm"]
+        hr = (f"median HR {med:.1f} bpm" if med is not None else
+              f"HR {fin:.1f} bpm (one estimate at the end of the stream)" if fin is not None else
+              "median HR n/a (no valid estimate)")
+        print(f"{n} frames in {elapsed:.1f} s ({summary['fps']:.1f} fps); {hr}; results in {out}")
     return 0

@@ -275,6 +275,8 @@ def _merge_section_defaults(cls: type, raw: dict) -> dict:
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     """Apply ``key.sub=value`` strings (values parsed as YAML) to a raw mapping, in place."""
+    if overrides and not isinstance(raw, dict):
+        raise ConfigError(f"config: expected a mapping at the top level, got {type(raw).__name__}")
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
