@@ -275,6 +275,8 @@ def _merge_section_defaults(cls: type, raw: dict) -> dict:
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     """Apply ``key.sub=value`` strings (values parsed as YAML) to a raw mapping, in place."""
+    if overrides and not isinstance(raw, dict):
+        raise ConfigError(f"config: expected a mapping at the top level, got {type(raw).__name__}")
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
@@ -299,7 +301,63 @@ def from_dict(raw: dict, cls: type | None = None) -> Any:
         if name not in TRAINERS:
             raise ConfigError(f"trainer: must be one of {sorted(TRAINERS)}, got {name!r}")
         cls = TRAINERS[name]
-    return _build(cls, _merge_section_defaults(cls, raw))
+    cfg = _build(cls, _merge_section_defaults(cls, raw))
+    check_ranges(cfg)
+    return cfg
+
+
+# section class -> field -> (lowest, highest, lowest excluded); a value outside is a ConfigError.
+# Every float in a config must be finite besides.
+_INF = float("inf")
+_N1 = (1, _INF, False)   # >= 1
+_N0 = (0, _INF, False)   # >= 0
+_POS = (0, _INF, True)   # > 0
+_LR = (0, 10.0, True)    # 0 < lr <= 10
+_SHARE = (0, 1, False)   # 0 <= x <= 1
+RANGES: dict[str, dict[str, tuple[float, float, bool]]] = {
+    "LoopConfig": {"epochs": _N1, "batch_size": _N1, "num_workers": _N0, "num_threads": _N0,
+                   "log_every": _N1, "checkpoint_every": _N0, "max_steps": _N0},
+    "OptimConfig": {"lr": _LR, "weight_decay": _N0, "grad_clip": _N0},
+    "DataConfig": {"n_subjects": _N1, "seconds": _POS, "clip_len": (8, _INF, False),
+                   "stride": _N1, "fs": (0, 1000.0, True), "img_size": (8, 1024, False)},
+    "EvalConfig": {"resolution_bpm": _POS, "window_seconds": _N0},
+    "CrossViewConfig": {"lam": _N0, "n_fft": _N0},
+    "TeacherConfig": {"epochs": _N0, "lr": _LR, "weight_decay": _N0, "batch_size": _N1},
+    "PolicyConfig": {"meta_every": _N1, "lr": _LR, "rank": _N1},
+    "CrossModalConfig": {"lam": _N0, "label_fraction": _SHARE, "radar_shift_prob": _SHARE,
+                         "radar_shift_seconds": _N0},
+}
+
+
+def check_ranges(cfg: Any, prefix: str = "") -> None:
+    """Range-check a built config (ConfigError naming the dotted key): ``RANGES`` per section,
+    finite floats everywhere, bands ``0 <= lo < hi``, split shares in [0, 1] summing to 1, and
+    non-empty seed lists."""
+    import math
+
+    rules = RANGES.get(type(cfg).__name__, {})
+    for f in dataclasses.fields(cfg):
+        key, v = prefix + f.name, getattr(cfg, f.name)
+        if dataclasses.is_dataclass(v):
+            check_ranges(v, key + ".")
+            continue
+        values = list(v) if isinstance(v, (list, tuple)) else [v]
+        for x in values:
+            if isinstance(x, float) and not math.isfinite(x):
+                raise ConfigError(f"{key}: must be finite, got {v!r}")
+        if f.name in rules:
+            lo, hi, open_lo = rules[f.name]
+            if not ((lo < v) if open_lo else (lo <= v)) or v > hi:
+                need = f"{'>' if open_lo else '>='} {lo:g}" + (f" and <= {hi:g}" if hi < _INF else "")
+                raise ConfigError(f"{key}: must be {need}, got {v!r}")
+        if f.name == "band" and not 0 <= v[0] < v[1]:
+            raise ConfigError(f"{key}: need 0 <= lo < hi, got {list(v)}")
+        if f.name == "split" and (min(v) < 0 or abs(sum(v) - 1.0) > 1e-6):
+            raise ConfigError(f"{key}: shares must be >= 0 and sum to 1, got {list(v)}")
+        if f.name == "seeds" and not v:
+            raise ConfigError(f"{key}: needs at least one seed")
+        if f.name == "lambda_sweep" and any(x < 0 for x in v):
+            raise ConfigError(f"{key}: weights must be >= 0, got {list(v)}")
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None, cls: type | None = None) -> Any:
