@@ -31,7 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("auto", "live", "offline"), default="auto",
                    help="offline: windows without overlap, several per model call (default for "
                         "a file); live: half-overlapping windows, lower latency (default for a camera)")
-    p.add_argument("--detect-every", type=int, default=15, help="face detection every N frames")
+    p.add_argument("--detect-every", type=int, default=None,
+                   help="face detection every N frames (default: the model contract's, else 15)")
     p.add_argument("--detect-max-side", type=int, default=160,
                    help="haar: detect on a copy downscaled to this longest side")
     p.add_argument("--hop", type=int, default=None,

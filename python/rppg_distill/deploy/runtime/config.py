@@ -32,7 +32,8 @@ class MonitorConfig:
     hr_update_s: float = 1.0        # re-estimate HR at most this often (seconds of signal)
     face_backend: str = "haar"
     face_kwargs: dict = dataclasses.field(default_factory=dict)
-    detect_every: int = 15          # run the face detector every N frames (tracker in between)
+    detect_every: int | None = None  # face detector every N frames (tracker in between); None:
+                                    # the model contract's policy (0 = first frame only), else 15
     detect_max_side: int | None = 160  # haar: detect on a copy with this longest side (None: 320)
     max_hold: int | None = None     # frames a box stays valid without a fresh detection
                                     # (default 2 * detect_every)
@@ -41,6 +42,17 @@ class MonitorConfig:
     min_snr_db: float = 0.0
     min_peak_concentration: float = 0.15
     min_frame_side: int = 32
+
+    def face_detection(self, contract) -> tuple[int, int]:
+        """(detect_every, max_hold) for the face tracker: this config's ``detect_every``, else the
+        contract's (0: detect once and keep the box), else 15."""
+        every = self.detect_every
+        if every is None:
+            every = getattr(contract, "detect_every", None)
+        every = 15 if every is None else int(every)
+        if every == 0:
+            return 10**9, 10**9
+        return every, self.max_hold if self.max_hold is not None else 2 * every
 
 
 @dataclasses.dataclass
