@@ -118,12 +118,13 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()
-        why = next((ln.strip() for ln in first if "GLOBAL" in ln or "Unsupported" in ln),
-                   first[0] if first else "")
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))
+        if found is None:  # not a pickle at all (e.g. a text file)
+            raise ValueError(f"{path}: not a readable torch checkpoint (neither a torch.save "
+                             f"archive nor a pickle)") from None
         raise ValueError(f"{path}: refused: the file holds Python objects, not only weights "
-                         f"(torch.load(weights_only=True) will not build them; nothing was run): "
-                         f"{why[:200]}") from None
+                         f"(it names {found[1]}; torch.load(weights_only=True) does not build "
+                         f"them, nothing was run)") from None
     except Exception as err:  # zip/pickle format errors: not a torch checkpoint at all
         msg = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
         raise ValueError(f"{path}: not a readable torch checkpoint ({type(err).__name__}: "
