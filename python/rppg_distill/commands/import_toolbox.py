@@ -29,6 +29,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exporter", choices=["auto", "dynamo", "legacy"], default="auto")
 
 
+def _detection(every: int) -> str:
+    return "once" if every == 0 else f"every {every} frames"
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         from rppg_distill.deploy.toolbox_import import import_toolbox
@@ -54,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
           f"{json.dumps(rep['model_kwargs'])}")
     print(f"contract: {c['frames']} frames {c['height']}x{c['width']} {c['normalization']} -> "
           f"{c['output']}, {c['fs']:g} fps, face box x{c['face_box_coef']:g}, detect "
-          f"{'once' if c['detect_every'] == 0 else 'every %d frames' % c['detect_every']}")
+          f"{_detection(c['detect_every'])}")
     if "onnx" in rep:
         par = max(v["rel_err"] for v in rep["onnx"]["parity"].values())
         print(f"wrote {rep['onnx']['path']} ({rep['onnx']['exporter']}, opset "

@@ -36,7 +36,10 @@ def import_toolbox(checkpoint: str | Path, onnx_path: str | Path | None = None, 
     Returns a report dict: arch, model_name, model_kwargs, contract, the outputs written and the
     ONNX export report (op histogram, onnxruntime-vs-torch parity).
     """
-    from rppg_distill.models.toolbox_import import load_toolbox_checkpoint, save_imported_checkpoint
+    from rppg_distill.models.toolbox_import import (
+        load_toolbox_checkpoint,
+        save_imported_checkpoint,
+    )
 
     if onnx_path is None and checkpoint_out is None:
         raise ValueError("import_toolbox: give onnx_path and/or checkpoint_out")
