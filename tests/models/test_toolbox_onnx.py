@@ -97,3 +97,19 @@ def test_monitor_face_detection_policy_from_contract():
     assert MonitorConfig(detect_every=5, max_hold=7).face_detection(every) == (5, 7)
     with pytest.raises(ValueError, match="detect_every must be None or >= 0"):
         Contract(detect_every=-1)
+
+
+@pytest.mark.slow
+def test_efficientphys_import_to_onnx(tmp_path):
+    """EfficientPhys (no released file at hand): a state dict with the toolbox's names."""
+    from rppg_distill.deploy.toolbox_import import import_toolbox
+
+    from test_toolbox_import import _toolbox_efficientphys_state
+
+    path = tmp_path / "PURE_EfficientPhys.pth"
+    torch.save(_toolbox_efficientphys_state(), path)
+    rep = import_toolbox(path, tmp_path / "ep.onnx", batch=1, exporter="legacy")
+    c = contract_from_onnx(tmp_path / "ep.onnx")
+    assert (c.model, c.frames, c.normalization, c.output, c.detect_every) == (
+        "efficientphys_c", 180, "standardized", "diff_bvp", 0)
+    assert max(v["rel_err"] for v in rep["onnx"]["parity"].values()) < 1e-4
