@@ -126,9 +126,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
                          f"(it names {found[1]}; torch.load(weights_only=True) does not build "
                          f"them, nothing was run)") from None
     except Exception as err:  # zip/pickle format errors: not a torch checkpoint at all
-        msg = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
-        raise ValueError(f"{path}: not a readable torch checkpoint ({type(err).__name__}: "
-                         f"{msg})") from None
+        raise ValueError(f"{path}: not a readable torch checkpoint (neither a torch.save "
+                         f"archive nor a pickle: {type(err).__name__})") from None
     if isinstance(obj, dict):
         for wrap in ("state_dict", "model_state_dict"):
             if len(obj) == 1 and isinstance(obj.get(wrap), dict):
@@ -141,7 +140,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if bad:
         k = bad[0]
         raise ValueError(f"{path}: not a state dict: entry {k!r} is a "
-                         f"{type(obj[k]).__name__}, not a tensor ({len(bad)} such entries)")
+                         f"{type(obj[k]).__name__}, not a tensor ({len(bad)} non-tensor entries)")
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
@@ -235,7 +234,8 @@ def map_state_dict(arch: str, state: dict[str, torch.Tensor], model: nn.Module,
     optional = {"bias1"}  # the toolbox's FSAM bias is a constant 1.0 when trained on a GPU
     missing = [k for k in target if k not in out and k not in optional]
     if missing:
-        raise ValueError(f"{source}: {len(missing)} parameter(s) missing for toolbox {arch}: "
+        raise ValueError(f"{source}: {len(missing)} parameter(s) missing for toolbox {arch} "
+                         f"(package names): "
                          f"{', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}")
     return out
 
@@ -261,7 +261,8 @@ def load_toolbox_checkpoint(path: str | Path, arch: str | None = None
     if arch is None:
         if found is None:
             raise ValueError(f"{path}: cannot tell the architecture from its keys (e.g. "
-                             f"{next(iter(state))!r}); pass arch= one of {', '.join(TOOLBOX_ARCHS)}")
+                             f"{next(iter(state))!r}); name it (--arch): "
+                             f"{', '.join(TOOLBOX_ARCHS)}")
         arch = found
     kwargs = toolbox_model_kwargs(arch, state)
     model = build_model(PACKAGE_ARCH[arch], **kwargs)
