@@ -18,6 +18,7 @@ COMMANDS = {
     "evaluate-classical": "evaluate_classical",
     "train": "train",
     "export": "export",
+    "import-toolbox": "import_toolbox",
     "build-engine": "build_engine",
     "run": "run",
     "info": "info",

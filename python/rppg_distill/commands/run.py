@@ -30,7 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("auto", "live", "offline"), default="auto",
                    help="offline: windows without overlap, several per model call (default for "
                         "a file); live: half-overlapping windows, lower latency (default for a camera)")
-    p.add_argument("--detect-every", type=int, default=15, help="face detection every N frames")
+    p.add_argument("--detect-every", type=int, default=None,
+                   help="face detection every N frames (default: the model contract's, else 15)")
     p.add_argument("--detect-max-side", type=int, default=None,
                    help="haar: detect on a copy downscaled to this longest side (default: as far "
                         "as a face of 10%% of the frame's shorter side is still found)")

@@ -15,6 +15,9 @@ Fields:
     fs: the frame rate the model was trained at (Hz); the runtime resamples frames to it.
     output: ``bvp`` or ``diff_bvp`` (the model predicts the first difference of the pulse).
     face_box_coef: enlargement of the face box before cropping.
+    detect_every: face detection policy the model was evaluated with: None = the runtime's
+        default, 0 = detect once (first frame with a face) and keep that box (rPPG-Toolbox's
+        ``DO_DYNAMIC_DETECTION: False``), N = detect every N frames.
     band: (lo, hi) Hz, the heart-rate band used for the spectral peak.
     precision: ``fp32`` | ``fp16`` | ``int8`` (what the graph computes in).
     batch: an int for a fixed batch, or ``"dynamic"``.
@@ -46,6 +49,7 @@ class Contract:
     fs: float = 30.0
     output: str = "bvp"
     face_box_coef: float = 1.5
+    detect_every: int | None = None
     band: tuple[float, float] = (0.75, 3.0)
     precision: str = "fp32"
     batch: int | str = "dynamic"
@@ -64,6 +68,8 @@ class Contract:
                              f"height={self.height} width={self.width}")
         if not float(self.fs) > 0:
             raise ValueError(f"contract fs must be > 0, got {self.fs}")
+        if self.detect_every is not None and int(self.detect_every) < 0:
+            raise ValueError(f"contract detect_every must be None or >= 0, got {self.detect_every}")
         self.band = (float(self.band[0]), float(self.band[1]))
         if not self.package_version:
             from rppg_distill import __version__

@@ -65,6 +65,14 @@ class OptimConfig:
 class ModelConfig:
     name: str = "efficientphys_c"
     kwargs: dict[str, Any] = field(default_factory=dict)
+    # start from these weights: a model imported with `rppg-distill import-toolbox -o model.pt`
+    # (or the toolbox's .pth itself) or a trainer checkpoint; "" = random initialization.
+    # Its architecture, options and preprocessing must match (train/init_from.py checks them).
+    init_from: str = ""
+
+    def __post_init__(self):
+        if self.init_from and not Path(self.init_from).is_file():
+            raise ConfigError(f"model.init_from: no such checkpoint file: {self.init_from}")
 
 
 @dataclass

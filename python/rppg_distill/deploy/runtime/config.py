@@ -34,7 +34,8 @@ class MonitorConfig:
     hr_update_s: float = 1.0        # re-estimate HR at most this often (seconds of signal)
     face_backend: str = "haar"
     face_kwargs: dict = dataclasses.field(default_factory=dict)
-    detect_every: int = 15          # run the face detector every N frames (tracker in between)
+    detect_every: int | None = None  # face detector every N frames (tracker in between); None:
+                                    # the model contract's policy (0 = first frame only), else 15
     detect_max_side: int | None = None  # haar: detect on a copy with this longest side (None:
                                         # as small as a face of 10 % of the shorter side allows)
     max_hold: int | None = None     # frames a box stays valid without a fresh detection
@@ -47,6 +48,17 @@ class MonitorConfig:
     key_frame_period_s: float | None = None  # the file's key-frame interval (codec_rhythm.
                                     # probe_key_frame_period): HR windows whose peak it explains
                                     # are invalid, status "codec_rhythm"
+
+    def face_detection(self, contract) -> tuple[int, int]:
+        """(detect_every, max_hold) for the face tracker: this config's ``detect_every``, else the
+        contract's (0: detect once and keep the box), else 15."""
+        every = self.detect_every
+        if every is None:
+            every = getattr(contract, "detect_every", None)
+        every = 15 if every is None else int(every)
+        if every == 0:
+            return 10**9, 10**9
+        return every, self.max_hold if self.max_hold is not None else 2 * every
 
 
 @dataclasses.dataclass

@@ -75,9 +75,9 @@ class Monitor:
             if cfg.face_backend == "haar" and cfg.detect_max_side:
                 kw.setdefault("max_side", int(cfg.detect_max_side))
             face_backend = get_face_backend(cfg.face_backend, **kw)
-        max_hold = cfg.max_hold if cfg.max_hold is not None else 2 * int(cfg.detect_every)
+        detect_every, max_hold = cfg.face_detection(c)
         self.tracker = FaceTracker(face_backend, TrackerSettings(
-            detect_every=cfg.detect_every, coef=c.face_box_coef, size=int(c.height),
+            detect_every=detect_every, coef=c.face_box_coef, size=int(c.height),
             max_hold=max_hold))
         self._ola = OverlapAdd(self.T, c.output)   # overlap-add stitching of model windows
         self.timer = StageTimer()
