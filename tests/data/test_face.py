@@ -205,3 +205,23 @@ def test_haar_finds_face_in_every_frontal_synthetic_frame(haar):
             dets = haar.detect(f)
             assert dets, f"subject {subject}: no face in frontal frame {i}"
             assert _iou(dets[0].box, truth) > 0.4, (i, dets[0], truth)
+
+
+def test_detect_once_still_finds_a_late_face():
+    """detect_every huge ("detect once", the toolbox contracts' policy): while no face is found the
+    back-off is capped, so a face that appears after 200 empty frames is found within 16 frames."""
+    from rppg_distill.data.face.base import Detection
+    from rppg_distill.data.face.tracker import MAX_BACKOFF_FRAMES, FaceTracker, TrackerSettings
+
+    class Late:
+        name = "late"
+
+        def detect(self, frame):
+            return [] if frame[0, 0, 0] == 0 else [Detection(10, 10, 40, 40)]
+
+    tracker = FaceTracker(Late(), TrackerSettings(detect_every=10**9, max_hold=10**9))
+    empty, face = np.zeros((64, 64, 3), np.uint8), np.ones((64, 64, 3), np.uint8)
+    for _ in range(200):
+        assert tracker.step(empty)[0] is None
+    found_at = next(i for i in range(100) if tracker.step(face)[0] is not None)
+    assert found_at <= MAX_BACKOFF_FRAMES

@@ -18,6 +18,9 @@ import numpy as np
 from rppg_distill.data.face.base import FaceBackend, NoFaceError, crop_resize, enlarge_box
 
 
+MAX_BACKOFF_FRAMES = 16  # longest wait between detector calls while no face is found
+
+
 @dataclass(frozen=True)
 class TrackerSettings:
     """Settings that change the boxes and crops (all of them go into the cache settings hash).
@@ -140,7 +143,9 @@ class FaceTracker:
             self._misses_in_row = 0 if found else self._misses_in_row + 1
             wait = self.s.detect_every
             if not found:
-                wait = min(2 ** (self._misses_in_row - 1), wait) if self.s.backoff else 1
+                # capped: "detect once" (detect_every huge) must still find a face that appears late
+                cap = min(wait, MAX_BACKOFF_FRAMES)
+                wait = min(2 ** (self._misses_in_row - 1), cap) if self.s.backoff else 1
             self._next_det = self._i + wait
         self._i += 1
         if self._box is None:
