@@ -1,4 +1,4 @@
-"""gradcheck in float64 (eager autograd.Function path and the registered custom-op path)."""
+"""gradcheck in float64 (the eager CPU path and the registered custom-op path)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import torch
 import rppg_distill.spectral as S
 from rppg_distill.spectral import _torch_ops as ops
 from spectral_helpers import device_params
+
+# rpm_components' options as the op takes them (Plan.args): fs, lo, hi, n_fft, step_hz, window, periodic,
+# demean, eps.
+RPM_ARGS = (30.0, 0.75, 3.0, 128, 0.0, "hann", True, True, 1e-8)
 
 
 def _x(B, T, device, seed):
@@ -47,17 +51,17 @@ def test_gradcheck_custom_op_path(device):
     assert torch.autograd.gradcheck(
         lambda s, t: ops.psd_kl_op(s, t, 30.0, 0.5, 3.0, 80, 0.0, "hann", True, True, 1e-8, True)[0], (s, t))
     assert torch.autograd.gradcheck(
-        lambda s: ops.band_psd_op(s, 30.0, 0.5, 3.0, 0, 0.1, "none", False, True, True, 1e-8)[0], (s,))
+        lambda s: ops.band_psd_op(s, 30.0, 0.5, 3.0, 0, 0.1, "none", False, True, 1e-8, True)[0], (s,))
     assert torch.autograd.gradcheck(
-        lambda s: ops.rpm_components_op(s, t.detach(), 30.0, 0.75, 3.0, 128)[0], (s,))
+        lambda s: ops.rpm_components_op(s, t.detach(), *RPM_ARGS)[0], (s,))
 
 
 def test_opcheck_registrations():
     x, t = torch.randn(2, 40, dtype=torch.float64), torch.randn(2, 40, dtype=torch.float64)
     for op, args in [
-        (ops.band_psd_op, (x, 30.0, 0.5, 3.0, 80, 0.0, "hann", True, True, True, 1e-8)),
+        (ops.band_psd_op, (x, 30.0, 0.5, 3.0, 80, 0.0, "hann", True, True, 1e-8, True)),
         (ops.psd_kl_op, (x, t, 30.0, 0.5, 3.0, 80, 0.0, "hann", True, True, 1e-8, False)),
-        (ops.rpm_components_op, (x, t, 30.0, 0.75, 3.0, 128)),
+        (ops.rpm_components_op, (x, t, *RPM_ARGS)),
     ]:
         torch.library.opcheck(op, args, test_utils=("test_schema", "test_faketensor",
                                                     "test_aot_dispatch_static"))
