@@ -70,12 +70,12 @@ def psd_kl(student, teacher, fs, band=(0.5, 3.0), *, mode="asymmetric", n_fft=No
 def _log_spectrum(x, fs, band, n_fft):
     P = band_psd(x, fs, band, n_fft=n_fft, window="hann", periodic=True, demean=True)
     lr = torch.log(P + 1e-8)
-    l = (lr - lr.mean(-1, keepdim=True)) / (lr.std(-1, unbiased=False, keepdim=True) + 1e-8)
+    z = (lr - lr.mean(-1, keepdim=True)) / (lr.std(-1, unbiased=False, keepdim=True) + 1e-8)
     idx = torch.arange(P.shape[-1], dtype=P.dtype, device=P.device)
     c = (torch.softmax(lr, dim=-1) * idx).sum(-1)
-    q = torch.softmax(l, dim=-1)
+    q = torch.softmax(z, dim=-1)
     H = -(q * torch.log(q + 1e-8)).sum(-1)
-    return P, l, c, H, idx
+    return P, z, c, H, idx
 
 
 def rpm_components(student, teacher, fs=30.0, band=(0.75, 3.0), *, n_fft=None):
