@@ -25,6 +25,22 @@ _is_compiling = torch.compiler.is_compiling
 _grad_enabled = torch.is_grad_enabled
 _from_numpy = torch.from_numpy
 _once = torch.autograd.function.once_differentiable
+_functorch_active = torch._C._are_functorch_transforms_active
+
+
+def _apply(fn_class):
+    """fn_class.apply without torch.autograd.Function.apply's Python bookkeeping (about a third of
+    its cost); that bookkeeping serves functorch transforms, which the eager path never sees."""
+    return super(torch.autograd.Function, fn_class).apply
+
+
+def _eager(x) -> bool:
+    """A plain CPU tensor outside torch.compile and functorch transforms: the eager fast path applies."""
+    return type(x) in _EAGER_TYPES and x.is_cpu and not (_is_compiling() or _functorch_active())
+
+
+def _np(x) -> np.ndarray:
+    return x.detach().numpy() if x.requires_grad else x.numpy()
 
 
 @functools.lru_cache(maxsize=1)
@@ -87,9 +103,8 @@ def _check_batch(B: int) -> None:
 
 
 def _eager_pair(s, t) -> bool:
-    """Plain 2-D CPU tensors outside torch.compile: the eager fast path applies."""
-    return (type(s) in _EAGER_TYPES and type(t) in _EAGER_TYPES and s.is_cpu and t.is_cpu and s.dim() == 2
-            and not _is_compiling())
+    """Plain 2-D CPU tensors outside torch.compile and functorch transforms (see _eager)."""
+    return type(t) in _EAGER_TYPES and t.is_cpu and _eager(s) and s.dim() == 2
 
 
 def _fake_plan(T, args) -> Plan:
@@ -157,6 +172,9 @@ class _BandPSDEager(torch.autograd.Function):
         return _from_numpy(plan.core.band_psd_backward(g.numpy(), out.numpy(), re, im, normalize)), None, None
 
 
+_band_psd_eager = _apply(_BandPSDEager)
+
+
 def band_psd(x, fs, band, n_fft, step_hz, window, periodic, demean, normalize, eps):
     if not isinstance(x, Tensor) or x.dim() not in (1, 2):
         _check(x, "x", allow_1d=True)
@@ -164,11 +182,11 @@ def band_psd(x, fs, band, n_fft, step_hz, window, periodic, demean, normalize, e
     x2 = x.unsqueeze(0) if squeeze else x
     plan = get_plan(x2.shape[1], fs, band, n_fft, step_hz, window, periodic, demean, eps)
     normalize = bool(normalize)
-    if type(x) in _EAGER_TYPES and x.is_cpu and not _is_compiling():
+    if _eager(x):
         if _grad_enabled() and x.requires_grad:
-            out = _BandPSDEager.apply(x2, plan, normalize)
+            out = _band_psd_eager(x2, plan, normalize)
         else:
-            out = _from_numpy(plan.core.band_psd_forward(x2.detach().numpy(), normalize)[0])
+            out = _from_numpy(plan.core.band_psd_forward(_np(x2), normalize)[0])
     else:
         _check(x2, "x")
         out = band_psd_op(x2, *plan.args, normalize)[0]
@@ -241,6 +259,7 @@ class _PSDKLEager(torch.autograd.Function):
                 None, None, None, None)
 
 
+_psd_kl_eager = _apply(_PSDKLEager)
 _SCALE = {"mean": None, "sum": 1.0, "none": 0.0}  # None: 1 / B
 
 
@@ -257,10 +276,10 @@ def psd_kl(student, teacher, fs, band, mode, n_fft, step_hz, window, periodic, d
         need_s = grad and student.requires_grad
         need_t = grad and symmetric and teacher.requires_grad
         if need_s or need_t:  # core errors (dtype, shape, contiguity, NaN) name the input
-            return _PSDKLEager.apply(student, teacher.detach() if not symmetric else teacher, plan, need_s,
-                                     need_t, scale)
-        return _from_numpy(plan.core.psd_kl_fused(student.detach().numpy(), teacher.detach().numpy(), False,
-                                                  False, scale)[0])
+            if teacher.requires_grad and not symmetric:
+                teacher = teacher.detach()
+            return _psd_kl_eager(student, teacher, plan, need_s, need_t, scale)
+        return _from_numpy(plan.core.psd_kl_fused(_np(student), _np(teacher), False, False, scale)[0])
     _check_pair(student, teacher)
     _check_batch(student.shape[0])
     plan = get_plan(student.shape[1], fs, band, n_fft, step_hz, window, periodic, demean, eps)
@@ -332,14 +351,18 @@ class _RPMEager(torch.autograd.Function):
         return _from_numpy(plan.core.rpm_components_backward(g_comps.numpy(), *saved)), None, None
 
 
+_rpm_eager = _apply(_RPMEager)
+
+
 def rpm_components(student, teacher, fs, band, n_fft):
     if _eager_pair(student, teacher):
         _check_batch(student.shape[0])
         plan = get_plan(student.shape[1], fs, band, n_fft, None, "hann", True, True)
-        teacher = teacher.detach()
+        if teacher.requires_grad:
+            teacher = teacher.detach()
         if _grad_enabled() and student.requires_grad:
-            return _RPMEager.apply(student, teacher, plan)
-        comps, cen, ratio = plan.core.rpm_components_forward(student.detach().numpy(), teacher.numpy())[:3]
+            return _rpm_eager(student, teacher, plan)
+        comps, cen, ratio = plan.core.rpm_components_forward(_np(student), teacher.numpy())[:3]
         return _from_numpy(comps), _from_numpy(cen), _from_numpy(ratio)
     _check_pair(student, teacher)
     _check_batch(student.shape[0])
