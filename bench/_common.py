@@ -42,17 +42,22 @@ def spread(samples, scale: float = 1.0) -> dict:
 
 
 def time_calls(fn: Callable[[], object], *, min_time: float = 0.25, min_runs: int = 5, max_runs: int = 200,
-               sync: Callable[[], None] | None = None) -> list[float]:
+               sync: Callable[[], None] | None = None, clock: Callable[[], float] = time.perf_counter) -> list[float]:
     """Seconds per fn() call, after one warm-up call; repeats until min_time has passed (and at
     least min_runs, at most max_runs calls). sync (e.g. torch.cuda.synchronize) ends each call."""
-    return time_interleaved({"fn": fn}, min_time=min_time, min_runs=min_runs, max_runs=max_runs, sync=sync)["fn"]
+    return time_interleaved({"fn": fn}, min_time=min_time, min_runs=min_runs, max_runs=max_runs, sync=sync,
+                            clock=clock)["fn"]
 
 
 def time_interleaved(fns: dict, *, min_time: float = 0.25, min_runs: int = 5, max_runs: int = 200,
-                     sync: Callable[[], None] | None = None) -> dict[str, list[float]]:
-    """Seconds per call of several callables timed in rounds (one call of each per round).
+                     sync: Callable[[], None] | None = None, clock: Callable[[], float] = time.perf_counter,
+                     inner: int = 1) -> dict[str, list[float]]:
+    """Seconds per call of several callables timed in rounds (one sample of each per round).
 
     Round i of every name ran at nearly the same time: per-round ratios are paired samples.
+    A sample is the mean of `inner` back-to-back calls (for calls near the clock's resolution).
+    clock: time.perf_counter (wall, default) or time.thread_time (this thread's CPU time: on a
+    loaded machine it leaves out the time the thread waited; only for single-threaded calls).
     Stops after max_runs rounds, or after min_runs rounds once min_time * len(fns) has passed.
     """
     sync = sync or (lambda: None)
@@ -63,10 +68,11 @@ def time_interleaved(fns: dict, *, min_time: float = 0.25, min_runs: int = 5, ma
     start = time.perf_counter()
     for n in range(1, max_runs + 1):
         for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
+            t0 = clock()
+            for _ in range(inner):
+                fn()
             sync()
-            samples[k].append(time.perf_counter() - t0)
+            samples[k].append((clock() - t0) / inner)
         if n >= min_runs and time.perf_counter() - start >= min_time * len(fns):
             break
     return samples

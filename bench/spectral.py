@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -120,7 +121,8 @@ class _Empty(torch.autograd.Function):
 
 def per_call_breakdown(min_time: float) -> dict:
     """Where the fixed cost of one eager CPU psd_kl fwd+bwd goes (B = 1, T = 64), timed interleaved:
-    the whole call, its parts, and the floors any autograd op pays. Microseconds per call."""
+    the whole call, its parts, and the floors any autograd op pays. Microseconds per call; with one
+    torch thread (OMP_NUM_THREADS=1) the clock is the thread's CPU time (robust to a loaded machine)."""
     from rppg_distill.spectral import _torch_ops as ops
     from rppg_distill.spectral._plan import get_plan
 
@@ -173,7 +175,8 @@ def per_call_breakdown(min_time: float) -> dict:
         "2 x tensor.numpy() + torch.from_numpy": lambda: (s.detach().numpy(), t.numpy(), torch.from_numpy(sn)),
         "registered custom op fwd+bwd (dispatcher)": registered_op_fwd_bwd,
     }
-    samples = time_interleaved(fns, min_time=min_time, min_runs=50, max_runs=5000)
+    clock = time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
+    samples = time_interleaved(fns, min_time=min_time, min_runs=30, max_runs=2000, clock=clock, inner=20)
     return {k: spread(v, 1e6) for k, v in samples.items()}
 
 
@@ -192,7 +195,8 @@ def main(argv=None) -> int:
 
     if args.breakdown:
         meta = metadata(device=str(device))
-        print(f"# per-call breakdown, psd_kl B=1 T=64 (interleaved rounds), us: median [p25-p75] | "
+        clock = "thread CPU time" if torch.get_num_threads() == 1 else "wall time"
+        print(f"# per-call breakdown, psd_kl B=1 T=64 (interleaved rounds, {clock}), us: median [p25-p75] | "
               f"{meta['cpu']} | loadavg {meta['loadavg_start']}")
         bd = per_call_breakdown(max(args.min_time, 0.5))
         for k, v in bd.items():

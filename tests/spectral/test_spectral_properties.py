@@ -143,3 +143,15 @@ def test_one_plan_per_option_set():
     for T in range(64, 64 + _plan.MAX_PLANS + 10):  # the cache is bounded
         _plan.get_plan(T, 30.0, (0.5, 3.0))
     assert len(_plan._PLANS) <= _plan.MAX_PLANS
+
+
+def test_retained_graph_runs_the_backward_again(device):
+    s, t = _pair(3, 64, device, seed=8, dtype=torch.float64)
+    s.requires_grad_()
+    for reduction in ("mean", "none"):
+        s.grad = None
+        loss = S.psd_kl(s, t, 30.0, reduction=reduction).sum()
+        loss.backward(retain_graph=True)
+        once = s.grad.clone()
+        loss.backward()
+        torch.testing.assert_close(s.grad, 2 * once, rtol=1e-12, atol=0)

@@ -24,7 +24,20 @@ _EAGER_TYPES = (torch.Tensor, torch.nn.Parameter)
 _is_compiling = torch.compiler.is_compiling
 _grad_enabled = torch.is_grad_enabled
 _from_numpy = torch.from_numpy
-_once = torch.autograd.function.once_differentiable
+
+
+def _once(backward):
+    """once_differentiable where it matters: under create_graph (grad mode on in the backward) the
+    outputs refuse a second differentiation; a plain backward (grad mode off) skips its no_grad
+    block and checks, which cost about a tenth of a small call."""
+    strict = torch.autograd.function.once_differentiable(backward)
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        return strict(ctx, *grads) if _grad_enabled() else backward(ctx, *grads)
+
+    return wrapper
+
 _functorch_active = torch._C._are_functorch_transforms_active
 
 
