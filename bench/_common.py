@@ -15,8 +15,8 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -102,7 +102,8 @@ def time_cuda_events(fn: Callable[[], object], *, warmup: int = 10, iters: int =
 
 def _git(*args: str) -> str:
     try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=False)
+        return done.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
 

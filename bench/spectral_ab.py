@@ -31,10 +31,9 @@ SHAPES = [(4, 180), (64, 180)]
 
 def measure() -> dict:
     """The child: one tree's numbers (microseconds of thread CPU time per call)."""
-    import torch
-
     import rppg_distill.spectral as S
     import rppg_distill.spectral.reference as R
+    import torch
 
     torch.set_num_threads(1)
     s1, t1 = torch.randn(1, 64, requires_grad=True), torch.randn(1, 64)
@@ -49,11 +48,11 @@ def measure() -> dict:
         g = torch.Generator().manual_seed(0)
         s, t = torch.randn(B, T, generator=g).requires_grad_(), torch.randn(B, T, generator=g)
 
-        def fused():
+        def fused(s=s, t=t):
             s.grad = None
             S.psd_kl(s, t, FS, BAND, n_fft=2048).backward()
 
-        def fft():
+        def fft(s=s, t=t):
             s.grad = None
             R.psd_kl(s, t, FS, BAND, n_fft=2048).backward()
 
