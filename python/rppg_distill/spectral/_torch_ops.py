@@ -24,6 +24,7 @@ _EAGER_TYPES = (torch.Tensor, torch.nn.Parameter)
 _is_compiling = torch.compiler.is_compiling
 _grad_enabled = torch.is_grad_enabled
 _from_numpy = torch.from_numpy
+_functorch_active = torch._C._are_functorch_transforms_active
 
 
 def _once(backward):
@@ -37,8 +38,6 @@ def _once(backward):
         return strict(ctx, *grads) if _grad_enabled() else backward(ctx, *grads)
 
     return wrapper
-
-_functorch_active = torch._C._are_functorch_transforms_active
 
 
 def _apply(fn_class):
