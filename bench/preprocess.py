@@ -16,22 +16,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from _common import metadata, spread, write_json
+
 
 def _stats(xs):
-    xs = np.asarray(xs, float)
-    return {"median": float(np.median(xs)), "min": float(xs.min()), "max": float(xs.max()),
-            "n": int(len(xs))}
+    return spread(xs)  # median and interquartile range, as every bench script reports
 
 
 def _dir_bytes(p: Path) -> int:
@@ -114,28 +110,17 @@ def main() -> int:
             "bytes_ratio_toolbox_over_ours": (base_bytes / max(n_chunked, 1)) / (ours_bytes / n),
             "clip_load_s_ours_memmap_plus_diffnorm": _stats(load_ours),
             "clip_load_s_toolbox_float64_chunk": _stats(load_base),
-            "meta": {"python": sys.version.split()[0], "numpy": np.__version__,
-                     "opencv": cv2.__version__, "machine": platform.machine(),
-                     "cpu_count": os.cpu_count(), "commit": _commit()},
+            "meta": metadata(),
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(res, indent=1))
+    write_json(args.out, res)
     print(json.dumps(res, indent=1))
     return 0
 
 
 def _dir_bytes_reports(p: Path) -> int:
     return sum(f.stat().st_size for f in p.glob("report.*"))
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-    except Exception:
-        return ""
 
 
 if __name__ == "__main__":

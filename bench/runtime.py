@@ -22,49 +22,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+from _common import loadavg, metadata, spread, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "deploy"))
 TRUE_HR = 75.0
 
 
-def loadavg() -> list[float]:
-    try:
-        return [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]]
-    except OSError:
-        return []
-
-
 def _meta() -> dict:
-    import cv2
-    import onnxruntime as ort
+    import cv2  # noqa: F401 - imported so that metadata() records its version
+    import onnxruntime  # noqa: F401
 
-    def git(*a):
-        try:
-            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True,
-                                  timeout=10).stdout.strip()
-        except Exception:
-            return ""
-
-    cpu = platform.processor()
-    try:
-        cpu = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(git("status", "--porcelain")),
-            "cpu": cpu, "cpu_count": os.cpu_count(), "machine": platform.machine(),
-            "python": platform.python_version(), "onnxruntime": ort.__version__,
-            "opencv": cv2.__version__, "numpy": np.__version__,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "loadavg_start": loadavg()}
+    return metadata()
 
 
 def make_video(path: Path, seconds: float, hr: float = TRUE_HR) -> Path:
@@ -133,9 +108,9 @@ def model_latency(path: Path, reps: int, threads: int | None, batch: int = 1) ->
     r = OrtRunner(path, providers="cpu", threads=threads)
     t, b = time_runner(r, reps, batch)
     t = t * 1e3 / b
-    return {"median_ms_per_window": float(np.median(t)), "p10_ms": float(np.percentile(t, 10)),
-            "p90_ms": float(np.percentile(t, 90)), "reps": reps, "batch": b,
-            "threads": threads or "default", "ms_per_frame": float(np.median(t)) / r.contract.frames}
+    s = spread(t)
+    return {"median_ms_per_window": s["median"], "p25_ms": s["p25"], "p75_ms": s["p75"], "reps": reps, "batch": b,
+            "threads": threads or "default", "ms_per_frame": s["median"] / r.contract.frames}
 
 
 CONFIGS = {
@@ -238,8 +213,7 @@ def main(argv=None) -> int:
            "latency": {}, "end_to_end": {}, "accuracy": {}}
 
     def flush_json():
-        res["meta"]["loadavg_end"] = loadavg()
-        Path(a.out).write_text(json.dumps(res, indent=2, default=str))
+        write_json(a.out, res)
 
     for k, p in models.items():
         mac = macs_per_frame(p)
@@ -250,8 +224,8 @@ def main(argv=None) -> int:
                 lat["mmac_per_frame"] = mac / 1e6
             lat["loadavg"] = loadavg()
             res["latency"][f"{k}/{th}t"] = lat
-            print(f"model {k:10s} {th}t: {lat['median_ms_per_window']:8.1f} ms/window (p10 {lat['p10_ms']:.1f}, "
-                  f"p90 {lat['p90_ms']:.1f}) = {lat['ms_per_frame']:.2f} ms/frame"
+            print(f"model {k:10s} {th}t: {lat['median_ms_per_window']:8.1f} ms/window (p25 {lat['p25_ms']:.1f}, "
+                  f"p75 {lat['p75_ms']:.1f}) = {lat['ms_per_frame']:.2f} ms/frame"
                   + (f", {mac / 1e6:.1f} MMAC/frame, {lat['gflops_per_s']:.0f} GFLOP/s" if mac else "")
                   + f"  load {lat['loadavg'][0]:.2f}", flush=True)
         flush_json()

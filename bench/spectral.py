@@ -1,31 +1,27 @@
 """Benchmark of the spectral core: fused psd_kl vs the torch.fft reference vs a matmul-DFT composite.
 
     python bench/spectral.py [--device cpu|cuda] [--quick] [--json PATH]
+    python bench/spectral.py --breakdown     # where the per-call microseconds go (CPU, B=1, T=64)
 
 Prints, per (B, T) and grid, the median time (and interquartile spread) of forward and
 forward+backward through autograd, the ratios measured in the same run, the compute floor
 (multiply-adds of the direct DFT divided by the sgemm rate measured here with torch.matmul)
-and the fixed per-call cost (B = 1, T = 64). Writes JSON with metadata.
+and the fixed per-call cost (B = 1, T = 64). Writes JSON with metadata (bench/_common.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
-
-import rppg_distill
 import rppg_distill.spectral as S
 import rppg_distill.spectral.reference as R
+import torch
+
+from _common import loadavg, metadata, spread, time_calls, time_interleaved, write_json
 
 SHAPES = [(4, 180), (64, 180), (256, 300), (4096, 180), (4096, 900)]
 BAND = (0.5, 3.0)
@@ -40,54 +36,27 @@ def grids(T: int) -> dict:
     return {f"rfft n={next_pow2(8 * T)}": dict(n_fft=next_pow2(8 * T)), "1 bpm": dict(step_hz=1 / 60)}
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+def _syncer(device):
+    return torch.cuda.synchronize if device.type == "cuda" else None
 
 
 def timeit(fn, device, min_time=0.25, min_runs=5, max_runs=200) -> dict:
-    """Median and quartiles (ms) of fn(); repeats until min_time has passed."""
-    fn()
-    _sync(device)
-    ts, start = [], time.perf_counter()
-    while len(ts) < max_runs and (len(ts) < min_runs or time.perf_counter() - start < min_time):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        ts.append((time.perf_counter() - t0) * 1e3)
-    q = np.percentile(ts, [25, 50, 75])
-    return {"median_ms": float(q[1]), "p25_ms": float(q[0]), "p75_ms": float(q[2]), "runs": len(ts)}
+    """Median and quartiles (ms) of fn() (see _common.spread)."""
+    return spread(time_calls(fn, min_time=min_time, min_runs=min_runs, max_runs=max_runs, sync=_syncer(device)),
+                  1e3)
 
 
 def timeit_paired(fns: dict, device, min_time=0.25, min_runs=5, max_runs=200) -> tuple[dict, dict]:
-    """Times several callables interleaved, one call of each per round, so that load bursts on a
-    shared machine hit all of them alike. Returns per-name stats (as timeit) and per-round samples."""
-    for fn in fns.values():
-        fn()
-    _sync(device)
-    samples = {k: [] for k in fns}
-    start = time.perf_counter()
-    while True:
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            _sync(device)
-            samples[k].append((time.perf_counter() - t0) * 1e3)
-        n = len(samples[next(iter(fns))])
-        if n >= max_runs or (n >= min_runs and time.perf_counter() - start >= min_time * len(fns)):
-            break
-    stats = {}
-    for k, ts in samples.items():
-        q = np.percentile(ts, [25, 50, 75])
-        stats[k] = {"median_ms": float(q[1]), "p25_ms": float(q[0]), "p75_ms": float(q[2]), "runs": len(ts)}
-    return stats, samples
+    """Interleaved timing (see _common.time_interleaved): per-name spread (ms) and per-round samples."""
+    samples = time_interleaved(fns, min_time=min_time, min_runs=min_runs, max_runs=max_runs, sync=_syncer(device))
+    return {k: spread(v, 1e3) for k, v in samples.items()}, samples
 
 
 def measure_sgemm(device, n=1024) -> float:
     """GFLOP/s of a float32 torch.matmul (the machine's measured sgemm rate)."""
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     t = timeit(lambda: a @ b, device, min_time=0.5)
-    return 2 * n ** 3 / (t["median_ms"] * 1e-3) / 1e9
+    return 2 * n ** 3 / (t["median"] * 1e-3) / 1e9
 
 
 def impls(grid: dict) -> dict:
@@ -128,35 +97,8 @@ def bench_case(B, T, grid, device, min_time) -> dict:
     return out
 
 
-def metadata(device) -> dict:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).parent).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True,
-                                    cwd=Path(__file__).parent).stdout.strip())
-    except OSError:
-        commit, dirty = "", None
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    core = rppg_distill.load_core()
-    meta = {"commit": commit, "dirty_tree": dirty, "cpu": cpu, "cores": os.cpu_count(),
-            "loadavg": os.getloadavg(), "python": sys.version.split()[0], "torch": torch.__version__,
-            "numpy": np.__version__, "rppg_distill": rppg_distill.__version__,
-            "build_info": rppg_distill.build_info(), "torch_threads": torch.get_num_threads(),
-            "core_threads": core.get_num_threads(), "device": str(device),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    if device.type == "cuda":
-        meta["gpu"] = torch.cuda.get_device_name(device)
-    return meta
-
-
 def fixed_cost(device) -> dict:
+    """psd_kl fwd+bwd at B = 1, T = 64: median and IQR in microseconds."""
     s = torch.randn(1, 64, device=device, requires_grad=True)
     t = torch.randn(1, 64, device=device)
 
@@ -164,8 +106,78 @@ def fixed_cost(device) -> dict:
         s.grad = None
         S.psd_kl(s, t, FS, BAND).backward()
 
-    r = timeit(fwd_bwd, device, min_time=1.0, min_runs=200, max_runs=20000)
-    return {k.replace("_ms", "_us"): v * 1e3 for k, v in r.items() if k.endswith("_ms")} | {"runs": r["runs"]}
+    return spread(time_calls(fwd_bwd, min_time=1.0, min_runs=200, max_runs=20000, sync=_syncer(device)), 1e6)
+
+
+class _Empty(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.new_zeros(())
+
+    @staticmethod
+    def backward(ctx, g):
+        return None
+
+
+def per_call_breakdown(min_time: float) -> dict:
+    """Where the fixed cost of one eager CPU psd_kl fwd+bwd goes (B = 1, T = 64), timed interleaved:
+    the whole call, its parts, and the floors any autograd op pays. Microseconds per call; with one
+    torch thread (OMP_NUM_THREADS=1) the clock is the thread's CPU time (robust to a loaded machine)."""
+    from rppg_distill.spectral import _torch_ops as ops
+    from rppg_distill.spectral._plan import get_plan
+
+    s = torch.randn(1, 64, requires_grad=True)
+    t = torch.randn(1, 64)
+    sn, tn = s.detach().numpy(), t.numpy()
+    plan = get_plan(64, FS, BAND)
+    args = plan.args
+
+    def public_fwd_bwd():
+        s.grad = None
+        S.psd_kl(s, t, FS, BAND).backward()
+
+    def public_no_grad():
+        with torch.no_grad():
+            S.psd_kl(s, t, FS, BAND)
+
+    def registered_op_fwd_bwd():
+        s.grad = None
+        ops.psd_kl_op(s, t, *args, False)[0].mean().backward()
+
+    def empty_function_fwd_bwd():
+        s.grad = None
+        _Empty.apply(s).backward()
+
+    def eager_function_fwd_bwd():
+        s.grad = None
+        ops._psd_kl_eager(s, t, plan, True, False, 1.0).backward()
+
+    empty_c_apply = super(torch.autograd.Function, _Empty).apply
+
+    def empty_function_c_apply_fwd_bwd():
+        s.grad = None
+        empty_c_apply(s).backward()
+
+    def sum_backward():
+        s.grad = None
+        s.sum().backward()
+
+    fns = {
+        "public psd_kl fwd+bwd": public_fwd_bwd,
+        "public psd_kl, no grad": public_no_grad,
+        "eager Function fwd+bwd (no checks, no lookup)": eager_function_fwd_bwd,
+        "empty autograd.Function, Function.apply, fwd+bwd": empty_function_fwd_bwd,
+        "empty autograd.Function, C apply, fwd+bwd": empty_function_c_apply_fwd_bwd,
+        "s.sum().backward() (engine floor)": sum_backward,
+        "core call plan.core.psd_kl_fused (loss + grad)": lambda: plan.core.psd_kl_fused(sn, tn, True, False, 1.0),
+        "core call, loss only": lambda: plan.core.psd_kl_fused(sn, tn, False, False, 1.0),
+        "plan lookup get_plan": lambda: get_plan(64, FS, BAND, None, None, "hann", True, True, 1e-8),
+        "2 x tensor.numpy() + torch.from_numpy": lambda: (s.detach().numpy(), t.numpy(), torch.from_numpy(sn)),
+        "registered custom op fwd+bwd (dispatcher)": registered_op_fwd_bwd,
+    }
+    clock = time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
+    samples = time_interleaved(fns, min_time=min_time, min_runs=30, max_runs=2000, clock=clock, inner=20)
+    return {k: spread(v, 1e6) for k, v in samples.items()}
 
 
 def main(argv=None) -> int:
@@ -173,18 +185,34 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--quick", action="store_true", help="small shapes only, short timing")
     p.add_argument("--min-time", type=float, default=0.3, help="seconds of timing per measurement")
+    p.add_argument("--breakdown", action="store_true", help="only the per-call breakdown at B=1, T=64 (CPU)")
     p.add_argument("--json", default=None, help="output path (default bench/results/spectral_<device>.json)")
     args = p.parse_args(argv)
     device = torch.device(args.device)
     shapes = SHAPES[:2] if args.quick else SHAPES
     min_time = 0.05 if args.quick else args.min_time
+    default_json = Path(__file__).parent / "results" / f"spectral_{device.type}.json"
+
+    if args.breakdown:
+        meta = metadata(device=str(device))
+        clock = "thread CPU time" if torch.get_num_threads() == 1 else "wall time"
+        print(f"# per-call breakdown, psd_kl B=1 T=64 (interleaved rounds, {clock}), us: median [p25-p75] | "
+              f"{meta['cpu']} | loadavg {meta['loadavg_start']}")
+        bd = per_call_breakdown(max(args.min_time, 0.5))
+        for k, v in bd.items():
+            print(f"{k:<55} {v['median']:>8.1f} [{v['p25']:.1f}-{v['p75']:.1f}]")
+        path = write_json(args.json or default_json.with_name("spectral_breakdown.json"), {"meta": meta,
+                                                                                            "breakdown_us": bd})
+        print(f"# loadavg at end {loadavg()}; JSON: {path}")
+        return 0
 
     sgemm = measure_sgemm(device)
-    meta = metadata(device)
+    meta = metadata(device=str(device))
     print(f"# {meta['cpu']} | {meta['device']} | torch {meta['torch']} | threads torch={meta['torch_threads']} "
-          f"core={meta['core_threads']} | simd {meta['build_info'].get('simd')} | loadavg {meta['loadavg']}")
+          f"core={meta['core_threads']} | simd {meta['build_info'].get('simd')} | commit {meta['commit'][:10]}"
+          f"{' (dirty)' if meta['dirty_tree'] else ''}")
     print(f"# measured sgemm (torch.matmul 1024^3 float32): {sgemm:.1f} GFLOP/s")
-    print(f"# loadavg at start {os.getloadavg()}; ratios: 'x' = median other / median fused, 'paired' = "
+    print(f"# loadavg at start {meta['loadavg_start']}; ratios: 'x' = median other / median fused, 'paired' = "
           "median over interleaved rounds of other / fused")
     print("# psd_kl (asymmetric, band 0.5-3 Hz, fs 30): median ms [p25-p75]; ratio = other / fused")
     hdr = (f"{'B':>5} {'T':>4} {'grid':<12} {'K':>4} {'impl':<13} {'fwd ms':>22} {'fwd+bwd ms':>22} {'x fwd':>7} "
@@ -197,16 +225,16 @@ def main(argv=None) -> int:
             r["grid"] = gname
             fused = r["impl"]["fused"]
             r["floor_ms"] = r["flops_fwd_bwd"] / (sgemm * 1e9) * 1e3
-            r["fused_over_floor"] = fused["fwd_bwd"]["median_ms"] / r["floor_ms"]
+            r["fused_over_floor"] = fused["fwd_bwd"]["median"] / r["floor_ms"]
             # The op folds the DFT into even/odd halves about the window centre: half the MACs.
             r["folded_floor_ms"] = r["floor_ms"] / 2
             for name, m in r["impl"].items():
-                m["ratio_fwd"] = m["fwd"]["median_ms"] / fused["fwd"]["median_ms"]
-                m["ratio_fwd_bwd"] = m["fwd_bwd"]["median_ms"] / fused["fwd_bwd"]["median_ms"]
+                m["ratio_fwd"] = m["fwd"]["median"] / fused["fwd"]["median"]
+                m["ratio_fwd_bwd"] = m["fwd_bwd"]["median"] / fused["fwd_bwd"]["median"]
                 f, fb = m["fwd"], m["fwd_bwd"]
                 print(f"{B:>5} {T:>4} {gname:<12} {r['K']:>4} {name:<13} "
-                      f"{f['median_ms']:>9.3f} [{f['p25_ms']:.3f}-{f['p75_ms']:.3f}] "
-                      f"{fb['median_ms']:>9.3f} [{fb['p25_ms']:.3f}-{fb['p75_ms']:.3f}] "
+                      f"{f['median']:>9.3f} [{f['p25']:.3f}-{f['p75']:.3f}] "
+                      f"{fb['median']:>9.3f} [{fb['p25']:.3f}-{fb['p75']:.3f}] "
                       f"{m['ratio_fwd']:>7.2f} {m['ratio_fwd_bwd']:>7.2f} "
                       f"{m['paired_ratio_fwd_bwd'][1]:>7.2f} [{m['paired_ratio_fwd_bwd'][0]:.2f}-"
                       f"{m['paired_ratio_fwd_bwd'][2]:.2f}]")
@@ -214,14 +242,11 @@ def main(argv=None) -> int:
                   f"(fused / floor = {r['fused_over_floor']:.2f})")
             results.append(r)
     fc = fixed_cost(device)
-    print(f"# fixed per-call cost, psd_kl fwd+bwd at B=1, T=64: median {fc['median_us']:.1f} us "
-          f"[{fc['p25_us']:.1f}-{fc['p75_us']:.1f}]")
-    meta["loadavg_end"] = os.getloadavg()
+    print(f"# fixed per-call cost, psd_kl fwd+bwd at B=1, T=64: median {fc['median']:.1f} us "
+          f"[{fc['p25']:.1f}-{fc['p75']:.1f}]")
+    path = write_json(args.json or default_json, {"meta": meta, "sgemm_gflops": sgemm, "results": results,
+                                                  "fixed_cost_us": fc})
     print(f"# loadavg at end {meta['loadavg_end']}")
-    out = {"meta": meta, "sgemm_gflops": sgemm, "results": results, "fixed_cost_us": fc}
-    path = Path(args.json or Path(__file__).parent / "results" / f"spectral_{device.type}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2))
     print(f"# JSON: {path}")
     return 0
 

@@ -14,10 +14,10 @@ Without a CUDA device (or a core built without CUDA) it prints "no CUDA device" 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import subprocess
+import statistics
 import sys
+
+from _common import metadata, time_cuda_events, write_json
 
 SHAPES = [(4, 180), (64, 180), (256, 300), (4096, 180), (4096, 900)]
 FS = 30.0
@@ -34,12 +34,20 @@ def _grids(T: int):
             ("1 bpm", {"step_hz": 1.0 / 60.0})]
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except Exception:  # noqa: BLE001 - metadata only
-        return "unknown"
+def _time(fn, iters: int, warmup: int = 5, repeats: int = 5) -> float:
+    """Median seconds per call (CUDA events, see _common.time_cuda_events)."""
+    return statistics.median(time_cuda_events(fn, warmup=warmup, iters=iters, repeats=repeats))
+
+
+def _roofline(torch, dev) -> tuple[float, float]:
+    """(float32 matmul FLOP/s, device-to-device copy bytes/s) measured on this device."""
+    n = 8192
+    a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
+    mm_flops = 2.0 * n ** 3 / _time(lambda: a @ b, iters=10, warmup=3, repeats=3)
+    src = torch.empty(256 * 1024 * 1024, dtype=torch.float32, device=dev)  # 1 GiB
+    dst = torch.empty_like(src)
+    copy_bw = 2.0 * src.numel() * 4 / _time(lambda: dst.copy_(src), iters=10, warmup=3, repeats=3)
+    return mm_flops, copy_bw
 
 
 def main(argv=None) -> int:
@@ -70,18 +78,11 @@ def main(argv=None) -> int:
     torch.backends.cuda.matmul.allow_tf32 = False
     dev = torch.device("cuda")
     iters = 10 if args.quick else 50
-    timeit = lambda fn: _cuda.timeit_cuda(fn, warmup=5, iters=iters, repeats=5)  # noqa: E731
 
-    # Device roofline: float32 matmul rate and copy bandwidth.
-    n = 8192
-    a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
-    t_mm = _cuda.timeit_cuda(lambda: a @ b, warmup=3, iters=10, repeats=3)
-    mm_flops = 2.0 * n ** 3 / t_mm
-    src = torch.empty(256 * 1024 * 1024, dtype=torch.float32, device=dev)  # 1 GiB
-    dst = torch.empty_like(src)
-    t_cp = _cuda.timeit_cuda(lambda: dst.copy_(src), warmup=3, iters=10, repeats=3)
-    copy_bw = 2.0 * src.numel() * 4 / t_cp
-    del a, b, src, dst
+    def timeit(fn):
+        return _time(fn, iters)
+
+    mm_flops, copy_bw = _roofline(torch, dev)  # device roofline: float32 matmul rate and copy bandwidth
     torch.cuda.empty_cache()
 
     name = torch.cuda.get_device_name(dev)
@@ -135,15 +136,10 @@ def main(argv=None) -> int:
                   f"{res['matmul_fwd_us']:>9.1f} | {res['fused_fwdbwd_us']:>9.1f} {res['fft_fwdbwd_us']:>9.1f} "
                   f"{res['matmul_fwdbwd_us']:>9.1f} | {res['speedup_vs_fft']:>6.1f} {res['speedup_vs_matmul']:>6.1f} | "
                   f"{res['gflops']:>8.0f} {res['pct_matmul']:>5.1f} {res['gbps']:>7.1f} {res['pct_copy']:>5.1f}")
-            del s0, t0, s
     if args.json:
-        meta = {"commit": _commit(), "device": name, "torch": torch.__version__,
-                "cuda": torch.version.cuda, "build_info": rppg_distill.build_info(),
-                "python": sys.version.split()[0], "platform": platform.platform(),
-                "matmul_tflops_f32": mm_flops / 1e12, "copy_gbps": copy_bw / 1e9}
-        with open(args.json, "w") as fh:
-            json.dump({"meta": meta, "rows": rows}, fh, indent=2)
-        print(f"wrote {args.json}")
+        meta = metadata(device=name, cuda=torch.version.cuda, matmul_tflops_f32=mm_flops / 1e12,
+                        copy_gbps=copy_bw / 1e9)
+        print(f"wrote {write_json(args.json, {'meta': meta, 'rows': rows})}")
     return 0
 
 

@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import statistics
-import time
 
 import torch
 
+from _common import metadata, spread, time_calls, write_json
+
 
 def timeit(fn, reps):
-    fn()
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    q = statistics.quantiles(ts, n=4) if len(ts) > 1 else [ts[0]] * 3
-    return statistics.median(ts), q[2] - q[0]
+    """(median, IQR) seconds of fn() over reps calls (see _common.spread)."""
+    s = spread(time_calls(fn, min_time=0.0, min_runs=reps, max_runs=reps))
+    return s["median"], s["iqr"]
 
 
 def main():
@@ -70,10 +64,7 @@ def main():
         rows.append({"paper": "rpm", "backend": name, "B": 1, "T": 256, "op_ms": 1e3 * op, "op_iqr_ms": 1e3 * op_iqr})
     for r in rows:
         print(json.dumps(r))
-    meta = {"torch": str(torch.__version__), "threads": torch.get_num_threads(), "cpu": platform.processor(),
-            "frame_size": size}
-    with open(a.json, "w") as fh:
-        json.dump({"meta": meta, "rows": rows}, fh, indent=1)
+    write_json(a.json, {"meta": metadata(frame_size=size), "rows": rows})
 
 
 if __name__ == "__main__":

@@ -80,30 +80,58 @@ def test_mixed_numpy_and_torch():
 
 
 def test_cuda_tensor_without_cuda_core_is_a_clear_error():
-    from rppg_distill.spectral import _dispatch
+    from rppg_distill.spectral import _torch_ops
     import rppg_distill
     if rppg_distill.has_cuda():
         pytest.skip("core built with CUDA")
-    _dispatch.cuda_module.cache_clear()
+    _torch_ops.cuda_module.cache_clear()
     with pytest.raises(RuntimeError, match="without CUDA"):
-        _dispatch.cuda_module()
+        _torch_ops.cuda_module()
 
 
-def test_core_bindings_check_their_arguments():
+def test_core_plan_checks_its_arguments():
     core = load_core()
     x = np.zeros((2, 64), np.float32)
     f = S.band_frequencies(64, 30.0, (0.5, 3.0))
     with pytest.raises(ValueError, match="freqs"):
-        core.band_psd_forward(x, np.array([1.0, 99.0]), 30.0)
+        core.Plan(64, np.array([1.0, 99.0]), 30.0)
     with pytest.raises(ValueError, match="empty band"):
-        core.band_psd_forward(x, np.zeros(0), 30.0)
+        core.Plan(64, np.zeros(0), 30.0)
     with pytest.raises(ValueError, match="window"):
-        core.band_psd_forward(x, f, 30.0, "kaiser")
-    out, re, im = core.band_psd_forward(x, f, 30.0)
+        core.Plan(64, f, 30.0, "kaiser")
+    plan = core.Plan(64, f, 30.0)
+    with pytest.raises(ValueError, match="plan was made for T = 64"):
+        plan.band_psd_forward(np.zeros((2, 65), np.float32))
+    out, re, im = plan.band_psd_forward(x)
     with pytest.raises(ValueError, match="shape mismatch"):
-        core.band_psd_backward(out[:1], out, re, im, 64, f, 30.0)
+        plan.band_psd_backward(out[:1], out, re, im)
     with pytest.raises(ValueError, match="shape mismatch"):
-        core.psd_kl_backward(np.ones(3, np.float32), re, re, re, re, re, re, 64, f, 30.0)
+        plan.psd_kl_backward(np.ones(3, np.float32), re, re, re, re, re, re)
+
+
+@pytest.mark.parametrize("lib", ["numpy", "torch"])
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_empty_batch_is_a_clear_error(lib, requires_grad):
+    s, t = torch.zeros(0, 64), torch.zeros(0, 64)
+    if lib == "numpy":
+        if requires_grad:
+            pytest.skip("numpy has no gradients")
+        s, t = s.numpy(), t.numpy()
+    else:
+        s.requires_grad_(requires_grad)
+    for reduction in ("mean", "sum", "none"):
+        with pytest.raises(ValueError, match=r"empty batch \(B = 0\)"):
+            S.psd_kl(s, t, 30.0, reduction=reduction)
+    with pytest.raises(ValueError, match=r"empty batch \(B = 0\)"):
+        S.rpm_components(s, t, 30.0)
+    with pytest.raises(ValueError, match=r"empty batch \(B = 0\)"):
+        S.band_psd(s, 30.0)
+
+
+def test_bad_eps_is_a_clear_error():
+    for eps in (float("nan"), -1.0, "1e-8"):
+        with pytest.raises(ValueError, match="eps"):
+            S.psd_kl(GOOD, GOOD, 30.0, eps=eps)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

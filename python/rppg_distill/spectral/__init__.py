@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from rppg_distill.spectral._grid import band_frequencies
+from rppg_distill.spectral._plan import band_frequencies
 
 __all__ = ["band_frequencies", "band_psd", "psd_kl", "rpm_components", "peak_frequency",
            "PSDKLLoss", "RPMSpectralLoss"]

@@ -1,27 +1,21 @@
-"""CUDA face of the spectral core: the CPU bindings' functions on torch CUDA tensors.
+"""CUDA face of the spectral core: the CPU plan's methods on torch CUDA tensors.
 
-Same names and argument lists as the CPU bindings in ``rppg_distill._core`` (numpy there), but
-taking and returning torch CUDA tensors. Outputs are allocated with ``torch.empty`` on the input's
-device (so they come from torch's caching allocator), inputs are checked (dtype, rank, contiguity,
-device, finiteness), and the kernels run asynchronously on the caller's current stream:
-``rppg_distill._core.cuda`` receives raw ``data_ptr()`` ints and
-``torch.cuda.current_stream(device).cuda_stream``.
+Same names and arguments as the methods of ``rppg_distill._core.Plan`` (numpy there), with the
+:class:`~rppg_distill.spectral._plan.Plan` first and torch CUDA tensors instead of arrays. Outputs
+are allocated with ``torch.empty`` on the input's device (torch's caching allocator), inputs are
+checked (dtype, rank, contiguity, device, finiteness), and the kernels run asynchronously on the
+caller's current stream: ``rppg_distill._core.cuda`` receives raw ``data_ptr()`` ints, the plan's
+host frequencies and ``torch.cuda.current_stream(device).cuda_stream``::
 
-The torch op layer (``rppg_distill.spectral._torch_ops``) calls ``_cuda.<name>(...)`` for CUDA
-tensors, exactly as it calls ``_core.<name>(...)`` on numpy arrays for CPU tensors::
-
-    band_psd_forward(x, freqs, fs, window, periodic, demean, normalize, eps) -> (out, re, im)
-    band_psd_backward(grad_out, out, re, im, T, freqs, fs, window, periodic, demean, normalize, eps)
-        -> grad_x
-    psd_kl_forward(student, teacher, freqs, fs, window, periodic, demean, eps)
-        -> (loss [B], ps, pt, re_s, im_s, re_t, im_t)
-    psd_kl_backward(grad_loss, ps, pt, re_s, im_s, re_t, im_t, T, freqs, fs, window, periodic,
-                    demean, eps, symmetric) -> (grad_student, grad_teacher or None)
-    rpm_components_forward(student, teacher, freqs, fs, window, periodic, demean)
+    band_psd_forward(plan, x, normalize) -> (out, re, im)
+    band_psd_backward(plan, grad_out, out, re, im, normalize) -> grad_x
+    psd_kl_forward(plan, student, teacher) -> (loss [B], ps, pt, re_s, im_s, re_t, im_t)
+    psd_kl_backward(plan, grad_loss, ps, pt, re_s, im_s, re_t, im_t, symmetric)
+        -> (grad_student, grad_teacher or None)
+    rpm_components_forward(plan, student, teacher)
         -> (comps [B, 3], teacher_centroid [B], peak_ratio [B], re_s, im_s, re_t, im_t)
-    rpm_components_backward(grad_comps, re_s, im_s, re_t, im_t, T, freqs, fs, window, periodic,
-                            demean) -> grad_student
-    peak_frequency_forward(x, freqs, fs, window, periodic, demean) -> float64 [B] (on the device)
+    rpm_components_backward(plan, grad_comps, re_s, im_s, re_t, im_t) -> grad_student
+    peak_frequency_forward(plan, x) -> float64 [B] (on the device)
 
 Errors: bad inputs raise TypeError / ValueError naming the problem; CUDA errors (launch failures,
 out of memory in the basis upload, ...) raise RuntimeError with the CUDA error string; calling
@@ -29,24 +23,17 @@ without a usable device raises RuntimeError("no CUDA device ...").
 
 Finiteness: like the CPU core, NaN/inf inputs raise ValueError. On the GPU that check costs one
 device-to-host synchronization per call; set ``CHECK_FINITE = False`` (module attribute) to skip it.
-
-Benchmarks: :func:`timeit_cuda` times a callable with CUDA events (used by bench/spectral_cuda.py and
-usable from bench/spectral.py); :func:`available` says whether these kernels can run here.
 """
 
 from __future__ import annotations
 
-import weakref
-
-import numpy as np
 import torch
 
 import rppg_distill
 
 __all__ = [
     "available", "band_psd_forward", "band_psd_backward", "psd_kl_forward", "psd_kl_backward",
-    "rpm_components_forward", "rpm_components_backward", "peak_frequency_forward", "timeit_cuda",
-    "CHECK_FINITE",
+    "rpm_components_forward", "rpm_components_backward", "peak_frequency_forward", "CHECK_FINITE",
 ]
 
 CHECK_FINITE = True
@@ -114,30 +101,6 @@ def _check_pair(s, t) -> tuple[int, int, str]:
     return B, T, dt
 
 
-_FREQ_CACHE: dict[int, tuple] = {}
-
-
-def _freqs(freqs) -> np.ndarray:
-    """The grid as host float64 (the core builds the basis on the host and caches it per grid).
-
-    The op layer passes the same (lru-cached) device tensor on every call: its host copy is kept
-    here keyed by identity and version, so the device-to-host copy (a stream sync) happens once.
-    """
-    if isinstance(freqs, torch.Tensor):
-        hit = _FREQ_CACHE.get(id(freqs))
-        if hit is not None and hit[0]() is freqs and hit[1] == freqs._version:
-            return hit[2]
-        arr = np.ascontiguousarray(freqs.detach().cpu().numpy(), dtype=np.float64)
-        if len(_FREQ_CACHE) >= 256:
-            _FREQ_CACHE.clear()
-        try:
-            _FREQ_CACHE[id(freqs)] = (weakref.ref(freqs), freqs._version, arr)
-        except TypeError:  # not weak-referenceable: no caching
-            pass
-        return arr
-    return np.ascontiguousarray(freqs, dtype=np.float64)
-
-
 def _buffer(a, name: str, like: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     """A saved intermediate or incoming gradient as a contiguous tensor of like's dtype/device."""
     if not isinstance(a, torch.Tensor):
@@ -170,66 +133,66 @@ def _empty(like: torch.Tensor, *shape: int, dtype=None) -> torch.Tensor:
     return torch.empty(shape, dtype=dtype or like.dtype, device=like.device)
 
 
+def _checked_T(plan, T: int, name: str) -> None:
+    if T != plan.T:
+        raise ValueError(f"{name} has T = {T}, the plan was made for T = {plan.T}")
+
+
 # ---- band_psd ----
-def band_psd_forward(x, freqs, fs, window="hann", periodic=True, demean=True, normalize=False,
-                     eps=1e-8):
+def band_psd_forward(plan, x, normalize=False):
     """x [B, T] CUDA -> (out [B, K], re [B, K], im [B, K]); out = P or P / (sum P + eps)."""
     B, T, dt = _check_signal(x, "x")
-    f = _freqs(freqs)
-    K = f.shape[0] if f.ndim == 1 else 0
+    _checked_T(plan, T, "x")
+    K = plan.K
     out, re, im = _empty(x, B, K), _empty(x, B, K), _empty(x, B, K)
-    _core_cuda().band_psd_forward(x.data_ptr(), B, T, f, float(fs), window, bool(periodic),
-                                  bool(demean), bool(normalize), float(eps), dt, _dev(x),
-                                  _stream(x.device), out.data_ptr(), re.data_ptr(), im.data_ptr())
+    _core_cuda().band_psd_forward(x.data_ptr(), B, T, plan.freqs, plan.fs, plan.window, plan.periodic,
+                                  plan.demean, bool(normalize), plan.eps, dt, _dev(x), _stream(x.device),
+                                  out.data_ptr(), re.data_ptr(), im.data_ptr())
     return out, re, im
 
 
-def band_psd_backward(grad_out, out, re, im, T, freqs, fs, window="hann", periodic=True,
-                      demean=True, normalize=False, eps=1e-8):
+def band_psd_backward(plan, grad_out, out, re, im, normalize=False):
     """grad_out [B, K] -> grad_x [B, T]."""
     re, B, K = _saved_lead(re, "re", "band_psd_forward")
     im = _buffer(im, "im", re, (B, K))
     out = _buffer(out, "out", re, (B, K))
     g = _buffer(grad_out, "grad_out", re, (B, K))
-    gx = _empty(re, B, int(T))
+    gx = _empty(re, B, plan.T)
     work = _empty(re, B, 2 * K)
-    _core_cuda().band_psd_backward(g.data_ptr(), out.data_ptr(), re.data_ptr(), im.data_ptr(), B,
-                                   int(T), _freqs(freqs), float(fs), window, bool(periodic),
-                                   bool(demean), bool(normalize), float(eps), _DTYPES[re.dtype],
-                                   _dev(re), _stream(re.device), gx.data_ptr(), work.data_ptr())
+    _core_cuda().band_psd_backward(g.data_ptr(), out.data_ptr(), re.data_ptr(), im.data_ptr(), B, plan.T,
+                                   plan.freqs, plan.fs, plan.window, plan.periodic, plan.demean,
+                                   bool(normalize), plan.eps, _DTYPES[re.dtype], _dev(re), _stream(re.device),
+                                   gx.data_ptr(), work.data_ptr())
     return gx
 
 
 # ---- psd_kl ----
-def psd_kl_forward(student, teacher, freqs, fs, window="hann", periodic=True, demean=True, eps=1e-8):
+def psd_kl_forward(plan, student, teacher):
     """-> (loss [B], ps, pt, re_s, im_s, re_t, im_t [B, K]); loss = KL(p_t || p_s) per sample."""
     B, T, dt = _check_pair(student, teacher)
-    f = _freqs(freqs)
-    K = f.shape[0] if f.ndim == 1 else 0
+    _checked_T(plan, T, "student")
+    K = plan.K
     loss = _empty(student, B)
     bufs = [_empty(student, B, K) for _ in range(6)]  # ps, pt, re_s, im_s, re_t, im_t
-    _core_cuda().psd_kl_forward(student.data_ptr(), teacher.data_ptr(), B, T, f, float(fs), window,
-                                bool(periodic), bool(demean), float(eps), dt, _dev(student),
-                                _stream(student.device), loss.data_ptr(), 0,
-                                *[b.data_ptr() for b in bufs])
+    _core_cuda().psd_kl_forward(student.data_ptr(), teacher.data_ptr(), B, T, plan.freqs, plan.fs, plan.window,
+                                plan.periodic, plan.demean, plan.eps, dt, _dev(student),
+                                _stream(student.device), loss.data_ptr(), 0, *[b.data_ptr() for b in bufs])
     return (loss, *bufs)
 
 
-def psd_kl_backward(grad_loss, ps, pt, re_s, im_s, re_t, im_t, T, freqs, fs, window="hann",
-                    periodic=True, demean=True, eps=1e-8, symmetric=False):
+def psd_kl_backward(plan, grad_loss, ps, pt, re_s, im_s, re_t, im_t, symmetric=False):
     """grad_loss [B] -> (grad_student [B, T], grad_teacher [B, T] if symmetric else None)."""
     ps, B, K = _saved_lead(ps, "ps", "psd_kl_forward")
     saved = [_buffer(a, n, ps, (B, K)) for a, n in
              ((pt, "pt"), (re_s, "re_s"), (im_s, "im_s"), (re_t, "re_t"), (im_t, "im_t"))]
     gl = _buffer(grad_loss, "grad_loss", ps, (B,))
-    T = int(T)
+    T = plan.T
     gs, ws = _empty(ps, B, T), _empty(ps, B, 2 * K)
     gt = wt = None
     if symmetric:
         gt, wt = _empty(ps, B, T), _empty(ps, B, 2 * K)
-    _core_cuda().psd_kl_backward(gl.data_ptr(), False, 1.0, ps.data_ptr(),
-                                 *[a.data_ptr() for a in saved], B, T, _freqs(freqs), float(fs),
-                                 window, bool(periodic), bool(demean), float(eps),
+    _core_cuda().psd_kl_backward(gl.data_ptr(), False, 1.0, ps.data_ptr(), *[a.data_ptr() for a in saved], B, T,
+                                 plan.freqs, plan.fs, plan.window, plan.periodic, plan.demean, plan.eps,
                                  _DTYPES[ps.dtype], _dev(ps), _stream(ps.device), gs.data_ptr(),
                                  gt.data_ptr() if gt is not None else 0, ws.data_ptr(),
                                  wt.data_ptr() if wt is not None else 0)
@@ -237,70 +200,42 @@ def psd_kl_backward(grad_loss, ps, pt, re_s, im_s, re_t, im_t, T, freqs, fs, win
 
 
 # ---- rpm_components ----
-def rpm_components_forward(student, teacher, freqs, fs, window="hann", periodic=True, demean=True):
+def rpm_components_forward(plan, student, teacher):
     """-> (comps [B, 3], teacher_centroid [B], peak_ratio [B], re_s, im_s, re_t, im_t [B, K])."""
     B, T, dt = _check_pair(student, teacher)
-    f = _freqs(freqs)
-    K = f.shape[0] if f.ndim == 1 else 0
+    _checked_T(plan, T, "student")
+    K = plan.K
     comps, cen, ratio = _empty(student, B, 3), _empty(student, B), _empty(student, B)
     bufs = [_empty(student, B, K) for _ in range(4)]
-    _core_cuda().rpm_components_forward(student.data_ptr(), teacher.data_ptr(), B, T, f, float(fs),
-                                        window, bool(periodic), bool(demean), dt, _dev(student),
+    _core_cuda().rpm_components_forward(student.data_ptr(), teacher.data_ptr(), B, T, plan.freqs, plan.fs,
+                                        plan.window, plan.periodic, plan.demean, dt, _dev(student),
                                         _stream(student.device), comps.data_ptr(), cen.data_ptr(),
                                         ratio.data_ptr(), *[b.data_ptr() for b in bufs])
     return (comps, cen, ratio, *bufs)
 
 
-def rpm_components_backward(grad_comps, re_s, im_s, re_t, im_t, T, freqs, fs, window="hann",
-                            periodic=True, demean=True):
+def rpm_components_backward(plan, grad_comps, re_s, im_s, re_t, im_t):
     """grad_comps [B, 3] -> grad_student [B, T] (the teacher is constant)."""
     re_s, B, K = _saved_lead(re_s, "re_s", "rpm_components_forward")
     saved = [_buffer(a, n, re_s, (B, K)) for a, n in ((im_s, "im_s"), (re_t, "re_t"), (im_t, "im_t"))]
     g = _buffer(grad_comps, "grad_comps", re_s, (B, 3))
-    T = int(T)
-    gs, work = _empty(re_s, B, T), _empty(re_s, B, 2 * K)
-    _core_cuda().rpm_components_backward(g.data_ptr(), re_s.data_ptr(),
-                                         *[a.data_ptr() for a in saved], B, T, _freqs(freqs),
-                                         float(fs), window, bool(periodic), bool(demean),
-                                         _DTYPES[re_s.dtype], _dev(re_s), _stream(re_s.device),
-                                         gs.data_ptr(), work.data_ptr())
+    gs, work = _empty(re_s, B, plan.T), _empty(re_s, B, 2 * K)
+    _core_cuda().rpm_components_backward(g.data_ptr(), re_s.data_ptr(), *[a.data_ptr() for a in saved], B,
+                                         plan.T, plan.freqs, plan.fs, plan.window, plan.periodic, plan.demean,
+                                         _DTYPES[re_s.dtype], _dev(re_s), _stream(re_s.device), gs.data_ptr(),
+                                         work.data_ptr())
     return gs
 
 
 # ---- peak_frequency ----
-def peak_frequency_forward(x, freqs, fs, window="hann", periodic=True, demean=True):
+def peak_frequency_forward(plan, x):
     """x [B, T] CUDA -> float64 [B] on the same device (Hz, parabolic-interpolated peak)."""
     B, T, dt = _check_signal(x, "x")
-    f = _freqs(freqs)
-    K = f.shape[0] if f.ndim == 1 else 0
+    _checked_T(plan, T, "x")
+    K = plan.K
     hz = _empty(x, B, dtype=torch.float64)
     re, im = _empty(x, B, K), _empty(x, B, K)
-    _core_cuda().peak_frequency_forward(x.data_ptr(), B, T, f, float(fs), window, bool(periodic),
-                                        bool(demean), dt, _dev(x), _stream(x.device), hz.data_ptr(),
+    _core_cuda().peak_frequency_forward(x.data_ptr(), B, T, plan.freqs, plan.fs, plan.window, plan.periodic,
+                                        plan.demean, dt, _dev(x), _stream(x.device), hz.data_ptr(),
                                         re.data_ptr(), im.data_ptr())
     return hz
-
-
-# ---- benchmarking helper ----
-def timeit_cuda(fn, *, warmup: int = 10, iters: int = 50, repeats: int = 5) -> float:
-    """Median seconds per call of ``fn()`` on the current stream, timed with CUDA events.
-
-    Each repeat records an event pair around ``iters`` back-to-back calls (so launch overhead that
-    the GPU hides is not counted twice); returns the median over repeats of (elapsed / iters).
-    """
-    if not torch.cuda.is_available():
-        raise RuntimeError("no CUDA device")
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(iters):
-            fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) / 1e3 / iters)
-    times.sort()
-    return times[len(times) // 2]

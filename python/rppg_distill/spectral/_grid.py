@@ -1,8 +1,9 @@
-"""Frequency grids and argument checks shared by the numpy and torch faces (no torch import)."""
+"""Frequency grids and argument checks (pure functions, no caches, no torch import).
+
+The plan cache (:mod:`rppg_distill.spectral._plan`) calls these once per option set."""
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -40,7 +41,6 @@ def _check_band(fs: float, band) -> tuple[float, float]:
     return lo, hi
 
 
-@functools.lru_cache(maxsize=256)
 def grid_range(T: int, fs: float, lo: float, hi: float, n_fft: int, step_hz: float) -> tuple[int, int]:
     """(first, count) of the grid: rfft bin index and K, or (0, K) for an explicit grid.
 
@@ -78,8 +78,8 @@ def grid_range(T: int, fs: float, lo: float, hi: float, n_fft: int, step_hz: flo
     return k_lo, k_hi - k_lo + 1
 
 
-@functools.lru_cache(maxsize=256)
-def _frequencies(T: int, fs: float, lo: float, hi: float, n_fft: int, step_hz: float) -> np.ndarray:
+def grid_frequencies(T: int, fs: float, lo: float, hi: float, n_fft: int, step_hz: float) -> np.ndarray:
+    """Frequencies (Hz) of a checked grid (see grid_spec), read-only float64 [K]."""
     first, count = grid_range(T, fs, lo, hi, n_fft, step_hz)
     if step_hz > 0:
         freqs = lo + step_hz * np.arange(count, dtype=np.float64)
@@ -89,36 +89,8 @@ def _frequencies(T: int, fs: float, lo: float, hi: float, n_fft: int, step_hz: f
     return freqs
 
 
-def band_frequencies(T: int, fs: float, band=(0.5, 3.0), n_fft: int | None = None,
-                     step_hz: float | None = None) -> np.ndarray:
-    """Frequencies (Hz) of the band grid, float64 [K].
-
-    ``step_hz=None``: the ``rfft`` bins k * fs / n_fft (n_fft defaults to T) inside ``band``
-    (inclusive). ``step_hz=s``: the explicit grid lo, lo + s, ... <= hi.
-    Raises ValueError for an empty band, T too short, n_fft < T, a grid above Nyquist, or a grid
-    over the documented limits (``MAX_BINS`` frequencies, ``n_fft <= MAX_N_FFT``).
-    """
-    spec = grid_spec(T, fs, band, n_fft, step_hz)
-    return _frequencies(T, *spec)
-
-
-_SPEC_CACHE: dict = {}
-
-
-def grid_spec(T: int, fs: float, band, n_fft, step_hz) -> tuple[float, float, float, int, float]:
+def grid_spec(T, fs, band, n_fft, step_hz) -> tuple[float, float, float, int, float]:
     """Checked (fs, lo, hi, n_fft, step_hz) with 0 standing for "not given"; validates T too."""
-    try:  # fast path for repeated calls (per-call overhead matters at small B)
-        key = (T, fs, tuple(band), n_fft, step_hz, type(fs), type(T))
-        return _SPEC_CACHE[key]
-    except (KeyError, TypeError):
-        key = None
-    spec = _grid_spec(T, fs, band, n_fft, step_hz)
-    if key is not None and len(_SPEC_CACHE) < 4096:
-        _SPEC_CACHE[key] = spec
-    return spec
-
-
-def _grid_spec(T, fs, band, n_fft, step_hz):
     if isinstance(T, bool) or not isinstance(T, (int, np.integer)):
         raise TypeError(f"T must be an int, got {type(T).__name__}")
     fs = float(fs) if isinstance(fs, (int, float, np.floating)) and not isinstance(fs, bool) else fs
@@ -130,7 +102,7 @@ def _grid_spec(T, fs, band, n_fft, step_hz):
                                     and step_hz > 0):
         raise ValueError(f"step_hz must be a positive number or None, got {step_hz!r}")
     spec = (fs, lo, hi, int(n_fft or 0), float(step_hz or 0.0))
-    grid_range(int(T), *spec)  # raises for an empty band / short T (cached)
+    grid_range(int(T), *spec)  # raises for an empty band / short T
     return spec
 
 

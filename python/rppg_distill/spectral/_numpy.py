@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rppg_distill import load_core
-from rppg_distill.spectral._grid import (check_mode, check_reduction, check_window, grid_spec,
-                                         _frequencies)
+from rppg_distill.spectral._grid import check_mode, check_reduction
+from rppg_distill.spectral._plan import get_plan
 
 
 def _as_2d(x, name: str, allow_1d: bool) -> tuple[np.ndarray, bool]:
@@ -24,52 +23,43 @@ def _as_2d(x, name: str, allow_1d: bool) -> tuple[np.ndarray, bool]:
 
 def band_psd(x, fs, band, n_fft, step_hz, window, periodic, demean, normalize, eps):
     x2, squeeze = _as_2d(x, "x", True)
-    spec = grid_spec(x2.shape[1], fs, band, n_fft, step_hz)
-    out = load_core().band_psd_forward(x2, _frequencies(x2.shape[1], *spec), spec[0],
-                                       check_window(window), bool(periodic), bool(demean),
-                                       bool(normalize), float(eps))[0]
+    plan = get_plan(x2.shape[1], fs, band, n_fft, step_hz, window, periodic, demean, eps)
+    out = plan.core.band_psd_forward(x2, bool(normalize))[0]
     return out[0] if squeeze else out
 
 
 def _pair(student, teacher):
     s, _ = _as_2d(student, "student", False)
     t, _ = _as_2d(teacher, "teacher", False)
-    if not isinstance(teacher, np.ndarray):
-        raise TypeError("teacher must be a numpy array like student")
     if s.shape != t.shape:
         raise ValueError(f"student and teacher shapes differ: {s.shape} vs {t.shape}")
+    if s.shape[0] == 0:
+        raise ValueError("student and teacher have an empty batch (B = 0)")
     return s, t
 
 
 def psd_kl(student, teacher, fs, band, mode, n_fft, step_hz, window, periodic, demean, eps,
            reduction):
     check_mode(mode)
-    check_reduction(reduction)
+    scale = {"mean": None, "sum": 1.0, "none": 0.0}[check_reduction(reduction)]
     s, t = _pair(student, teacher)
-    spec = grid_spec(s.shape[1], fs, band, n_fft, step_hz)
-    loss = load_core().psd_kl_fused_forward(s, t, _frequencies(s.shape[1], *spec), spec[0],
-                                            check_window(window), bool(periodic), bool(demean),
-                                            float(eps), False, False)[0]
-    if reduction == "mean":
-        return loss.mean(dtype=np.float64).astype(loss.dtype)
-    return loss.sum(dtype=np.float64).astype(loss.dtype) if reduction == "sum" else loss
+    plan = get_plan(s.shape[1], fs, band, n_fft, step_hz, window, periodic, demean, eps)
+    loss = plan.core.psd_kl_fused(s, t, False, False, 1.0 / s.shape[0] if scale is None else scale)[0]
+    return loss[()] if loss.ndim == 0 else loss  # a numpy scalar for "mean" / "sum"
 
 
 def rpm_components(student, teacher, fs, band, n_fft):
     s, t = _pair(student, teacher)
-    spec = grid_spec(s.shape[1], fs, band, n_fft, None)
-    comps, cen, ratio = load_core().rpm_components_forward(
-        s, t, _frequencies(s.shape[1], *spec), spec[0], "hann", True, True)[:3]
-    return comps, cen, ratio
+    plan = get_plan(s.shape[1], fs, band, n_fft, None, "hann", True, True)
+    return plan.core.rpm_components_forward(s, t)[:3]
 
 
 def peak_frequency(x, fs, band, step_hz, window, demean):
     """Peak (Hz) per row; NaN for a row without power (all equal after ``demean``, or all zero):
     its spectrum has no peak, and the band's lower edge would be a made-up number."""
     x2, squeeze = _as_2d(x, "x", True)
-    spec = grid_spec(x2.shape[1], fs, band, None, step_hz)
-    out = load_core().peak_frequency_forward(x2, _frequencies(x2.shape[1], *spec), spec[0],
-                                             check_window(window), True, bool(demean))
+    plan = get_plan(x2.shape[1], fs, band, None, step_hz, window, True, demean)
+    out = plan.core.peak_frequency_forward(x2)
     flat = (x2.max(axis=1) == x2.min(axis=1)) if demean else ~x2.any(axis=1)
     if flat.any():
         out = np.where(flat, np.nan, out)

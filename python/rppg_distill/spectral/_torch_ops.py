@@ -1,25 +1,89 @@
-"""Torch face: custom ops (torch.library, for torch.compile / torch.export) and eager autograd.
+"""Torch face: one registered op per spectral op, and one eager fast path on the CPU.
 
-Each op is registered with ``torch.library.custom_op`` + ``register_fake`` + ``register_autograd``;
-its backward is a custom op too. Eager calls skip the dispatcher and use an equivalent
-``torch.autograd.Function`` on the same kernels (about half the fixed per-call cost).
+Each op is ``torch.library.custom_op`` + ``register_fake`` + ``register_autograd`` (its backward is
+a custom op too); it serves CUDA tensors, torch.compile, torch.export and tensor subclasses. Its
+arguments are the tensors and the nine options of a :class:`~rppg_distill.spectral._plan.Plan`
+(``plan.args``). Plain CPU tensors in eager mode skip the dispatcher: a small autograd.Function
+calls the plan's core methods on numpy views of the tensors (about half the fixed per-call cost).
+Both paths run the same kernels through the same plan.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from rppg_distill.spectral._dispatch import _core, run
-from rppg_distill.spectral._grid import (check_mode, check_reduction, check_window, grid_range, grid_spec,
-                                         _frequencies)
+import rppg_distill
+from rppg_distill.spectral._grid import check_mode, check_reduction
+from rppg_distill.spectral._plan import Plan, get_plan, plan_of
 
 _EAGER_TYPES = (torch.Tensor, torch.nn.Parameter)
+_is_compiling = torch.compiler.is_compiling
+_grad_enabled = torch.is_grad_enabled
+_from_numpy = torch.from_numpy
+_functorch_active = torch._C._are_functorch_transforms_active
 
 
-def _eager(x: Tensor) -> bool:
-    return type(x) in _EAGER_TYPES and not torch.compiler.is_compiling()
+def _once(backward):
+    """once_differentiable where it matters: under create_graph (grad mode on in the backward) the
+    outputs refuse a second differentiation; a plain backward (grad mode off) skips its no_grad
+    block and checks, which cost about a tenth of a small call."""
+    strict = torch.autograd.function.once_differentiable(backward)
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        return strict(ctx, *grads) if _grad_enabled() else backward(ctx, *grads)
+
+    return wrapper
+
+
+def _apply(fn_class):
+    """fn_class.apply without torch.autograd.Function.apply's Python bookkeeping (about a third of
+    its cost); that bookkeeping serves functorch transforms, which the eager path never sees."""
+    return super(torch.autograd.Function, fn_class).apply
+
+
+def _eager(x) -> bool:
+    """A plain CPU tensor outside torch.compile and functorch transforms: the eager fast path applies."""
+    return type(x) in _EAGER_TYPES and x.is_cpu and not (_is_compiling() or _functorch_active())
+
+
+def _np(x) -> np.ndarray:
+    return x.detach().numpy() if x.requires_grad else x.numpy()
+
+
+@functools.lru_cache(maxsize=1)
+def cuda_module():
+    """rppg_distill.spectral._cuda, or a RuntimeError saying why CUDA tensors cannot be used."""
+    if not rppg_distill.has_cuda():
+        raise RuntimeError("got a CUDA tensor, but the rppg_distill core was built without CUDA "
+                           "(rppg_distill.has_cuda() is False); move the tensor to the CPU or "
+                           "rebuild with nvcc available")
+    try:
+        from rppg_distill.spectral import _cuda
+    except ImportError as err:
+        raise RuntimeError(f"CUDA spectral kernels are not available: {err}") from err
+    return _cuda
+
+
+def _on_device(plan: Plan, name: str, tensors, *flags):
+    """Method `name` of the plan's face for the tensors' device; tensor(s) out (None passes through).
+
+    CPU: ``plan.core.<name>`` on numpy views (zero copy), results via torch.from_numpy.
+    CUDA: ``_cuda.<name>(plan, *tensors, *flags)`` (outputs allocated by torch on the device).
+    """
+    dev = tensors[0].device
+    if dev.type == "cpu":
+        out = getattr(plan.core, name)(*[a.detach().numpy() for a in tensors], *flags)
+        if isinstance(out, np.ndarray):
+            return _from_numpy(out)
+        return tuple(None if o is None else _from_numpy(o) for o in out)
+    if dev.type == "cuda":
+        return getattr(cuda_module(), name)(plan, *tensors, *flags)
+    raise RuntimeError(f"unsupported device {dev}: rppg_distill spectral ops run on cpu or cuda")
 
 
 def _check(x, name: str, allow_1d: bool = False) -> None:
@@ -45,32 +109,42 @@ def _check_pair(s, t) -> None:
         raise ValueError(f"student and teacher devices differ: {s.device} vs {t.device}")
 
 
-def _fake_k(T, spec) -> int:
-    return grid_range(int(T), *spec)[1]
+def _check_batch(B: int) -> None:
+    if B == 0:
+        raise ValueError("student and teacher have an empty batch (B = 0): need at least one row")
+
+
+def _eager_pair(s, t) -> bool:
+    """Plain 2-D CPU tensors outside torch.compile and functorch transforms (see _eager)."""
+    return type(t) in _EAGER_TYPES and t.is_cpu and _eager(s) and s.dim() == 2
+
+
+def _fake_plan(T, args) -> Plan:
+    return plan_of(int(T), *args)
 
 
 # ---------------------------------------------------------------- band_psd
 @torch.library.custom_op("rppg_distill::band_psd", mutates_args=())
 def band_psd_op(x: Tensor, fs: float, lo: float, hi: float, n_fft: int, step_hz: float, window: str,
-                periodic: bool, demean: bool, normalize: bool, eps: float) -> tuple[Tensor, Tensor, Tensor]:
+                periodic: bool, demean: bool, eps: float, normalize: bool) -> tuple[Tensor, Tensor, Tensor]:
     """x [B, T] -> (out [B, K], re [B, K], im [B, K])."""
-    return run("band_psd_forward", [x], (), x.shape[1], (fs, lo, hi, n_fft, step_hz),
-               (window, periodic, demean, normalize, eps))
+    plan = plan_of(x.shape[1], fs, lo, hi, n_fft, step_hz, window, periodic, demean, eps)
+    return _on_device(plan, "band_psd_forward", (x,), normalize)
 
 
 @band_psd_op.register_fake
-def _(x, fs, lo, hi, n_fft, step_hz, window, periodic, demean, normalize, eps):
-    K = _fake_k(x.shape[1], (fs, lo, hi, n_fft, step_hz))
+def _(x, *args):
+    K = _fake_plan(x.shape[1], args[:9]).K
     return tuple(x.new_empty(x.shape[0], K) for _ in range(3))
 
 
 @torch.library.custom_op("rppg_distill::band_psd_backward", mutates_args=())
-def band_psd_backward_op(grad_out: Tensor, out: Tensor, re: Tensor, im: Tensor, T: int, fs: float,
-                         lo: float, hi: float, n_fft: int, step_hz: float, window: str,
-                         periodic: bool, demean: bool, normalize: bool, eps: float) -> Tensor:
+def band_psd_backward_op(grad_out: Tensor, out: Tensor, re: Tensor, im: Tensor, T: int, fs: float, lo: float,
+                         hi: float, n_fft: int, step_hz: float, window: str, periodic: bool, demean: bool,
+                         eps: float, normalize: bool) -> Tensor:
     """grad_out [B, K] -> grad_x [B, T]."""
-    return run("band_psd_backward", [grad_out, out, re, im], (T,), T, (fs, lo, hi, n_fft, step_hz),
-               (window, periodic, demean, normalize, eps))
+    plan = plan_of(T, fs, lo, hi, n_fft, step_hz, window, periodic, demean, eps)
+    return _on_device(plan, "band_psd_backward", (grad_out, out, re, im), normalize)
 
 
 @band_psd_backward_op.register_fake
@@ -79,147 +153,97 @@ def _(grad_out, out, re, im, T, *args):
 
 
 def _band_psd_setup(ctx, inputs, output):
-    ctx.save_for_backward(output[0], output[1], output[2])
-    ctx.T = inputs[0].shape[1]
-    ctx.params = inputs[1:]
+    ctx.save_for_backward(*output)
+    ctx.T, ctx.params = inputs[0].shape[1], inputs[1:]
 
 
 def _band_psd_bwd(ctx, g_out, g_re, g_im):
-    out, re, im = ctx.saved_tensors
-    gx = band_psd_backward_op(g_out.contiguous(), out, re, im, ctx.T, *ctx.params)
+    gx = band_psd_backward_op(g_out.contiguous(), *ctx.saved_tensors, ctx.T, *ctx.params)
     return (gx,) + (None,) * len(ctx.params)
 
 
 torch.library.register_autograd("rppg_distill::band_psd", _band_psd_bwd, setup_context=_band_psd_setup)
 
 
-class _BandPSD(torch.autograd.Function):
+class _BandPSDEager(torch.autograd.Function):
+    """Eager CPU band_psd through plan.core; re/im stay numpy, the output is saved as a tensor."""
+
     @staticmethod
-    def forward(ctx, x, spec, tail):
-        out, re, im = run("band_psd_forward", [x], (), x.shape[1], spec, tail)
-        ctx.save_for_backward(out, re, im)
-        ctx.T, ctx.spec, ctx.tail = x.shape[1], spec, tail
+    def forward(ctx, x, plan, normalize):
+        out, re, im = plan.core.band_psd_forward(x.numpy(), normalize)
+        out = _from_numpy(out)
+        ctx.save_for_backward(out)  # in-place changes of the returned tensor are caught
+        ctx.st = (plan, re, im, normalize)
         return out
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, g_out):
-        out, re, im = ctx.saved_tensors
-        gx = run("band_psd_backward", [g_out.contiguous(), out, re, im], (ctx.T,), ctx.T, ctx.spec, ctx.tail)
-        return gx, None, None
-
-
-class _BandPSDFast(torch.autograd.Function):
-    """Eager CPU band_psd with the options resolved once (see band_psd); saved state stays numpy."""
-
-    @staticmethod
-    def forward(ctx, x, freqs, spec, tail):
-        out, re, im = _core.band_psd_forward(x.numpy(), freqs, spec[0], *tail)
-        ctx.st = (out, re, im, x.shape[1], freqs, spec, tail)
-        return torch.from_numpy(out)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
+    @_once
     def backward(ctx, g):
-        out, re, im, T, freqs, spec, tail = ctx.st
-        gx = _core.band_psd_backward(g.numpy(), out, re, im, T, freqs, spec[0], *tail)
-        return torch.from_numpy(gx), None, None, None
+        plan, re, im, normalize = ctx.st
+        (out,) = ctx.saved_tensors
+        return _from_numpy(plan.core.band_psd_backward(g.numpy(), out.numpy(), re, im, normalize)), None, None
 
 
-# Option tuples -> (spec, freqs, tail) for the eager fast paths of band_psd / rpm_components.
-_OPT_CACHE: dict = {}
-
-
-def _cached_opts(key, make):
-    try:
-        entry = _OPT_CACHE.get(key)
-    except TypeError:  # unhashable option: general path
-        return None
-    if entry is None:
-        try:
-            entry = make()
-        except (TypeError, ValueError):
-            return None
-        if len(_OPT_CACHE) >= 1024:
-            _OPT_CACHE.clear()
-        _OPT_CACHE[key] = entry
-    return entry
+_band_psd_eager = _apply(_BandPSDEager)
 
 
 def band_psd(x, fs, band, n_fft, step_hz, window, periodic, demean, normalize, eps):
-    if type(x) in _EAGER_TYPES and x.is_cpu and x.dim() == 2 and not _is_compiling():
-        T = x.shape[1]
-
-        def make():
-            spec = grid_spec(T, fs, band, n_fft, step_hz)
-            tail = (check_window(window), bool(periodic), bool(demean), bool(normalize), float(eps))
-            return spec, _frequencies(T, *spec), tail
-
-        entry = _cached_opts(("band_psd", T, fs, band, n_fft, step_hz, window, periodic, demean, normalize,
-                              eps), make)
-        if entry is not None:
-            spec, freqs, tail = entry
-            try:
-                if _grad_enabled() and x.requires_grad:
-                    return _BandPSDFast.apply(x, freqs, spec, tail)
-                return torch.from_numpy(_core.band_psd_forward(x.detach().numpy(), freqs, spec[0], *tail)[0])
-            except (TypeError, ValueError, RuntimeError):
-                pass  # the general path raises the documented error
-    _check(x, "x", allow_1d=True)
+    if not isinstance(x, Tensor) or x.dim() not in (1, 2):
+        _check(x, "x", allow_1d=True)
     squeeze = x.dim() == 1
-    if squeeze:
-        x = x.unsqueeze(0)
-    spec = grid_spec(x.shape[1], fs, band, n_fft, step_hz)
-    tail = (check_window(window), bool(periodic), bool(demean), bool(normalize), float(eps))
+    x2 = x.unsqueeze(0) if squeeze else x
+    plan = get_plan(x2.shape[1], fs, band, n_fft, step_hz, window, periodic, demean, eps)
+    normalize = bool(normalize)
     if _eager(x):
-        out = _BandPSD.apply(x, spec, tail)
+        if _grad_enabled() and x.requires_grad:
+            out = _band_psd_eager(x2, plan, normalize)
+        else:
+            out = _from_numpy(plan.core.band_psd_forward(_np(x2), normalize)[0])
     else:
-        out = band_psd_op(x, *spec, *tail)[0]
+        _check(x2, "x")
+        out = band_psd_op(x2, *plan.args, normalize)[0]
     return out[0] if squeeze else out
 
 
 # ---------------------------------------------------------------- psd_kl
 @torch.library.custom_op("rppg_distill::psd_kl", mutates_args=())
-def psd_kl_op(student: Tensor, teacher: Tensor, fs: float, lo: float, hi: float, n_fft: int,
-              step_hz: float, window: str, periodic: bool, demean: bool, eps: float,
+def psd_kl_op(student: Tensor, teacher: Tensor, fs: float, lo: float, hi: float, n_fft: int, step_hz: float,
+              window: str, periodic: bool, demean: bool, eps: float,
               symmetric: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """-> (loss [B], ps, pt, re_s, im_s, re_t, im_t [B, K])."""
-    return run("psd_kl_forward", [student, teacher], (), student.shape[1],
-               (fs, lo, hi, n_fft, step_hz), (window, periodic, demean, eps))
+    plan = plan_of(student.shape[1], fs, lo, hi, n_fft, step_hz, window, periodic, demean, eps)
+    return _on_device(plan, "psd_kl_forward", (student, teacher))
 
 
 @psd_kl_op.register_fake
-def _(student, teacher, fs, lo, hi, n_fft, step_hz, window, periodic, demean, eps, symmetric):
-    B, K = student.shape[0], _fake_k(student.shape[1], (fs, lo, hi, n_fft, step_hz))
+def _(student, teacher, *args):
+    B, K = student.shape[0], _fake_plan(student.shape[1], args[:9]).K
     return (student.new_empty(B),) + tuple(student.new_empty(B, K) for _ in range(6))
 
 
 @torch.library.custom_op("rppg_distill::psd_kl_backward", mutates_args=())
-def psd_kl_backward_op(grad_loss: Tensor, ps: Tensor, pt: Tensor, re_s: Tensor, im_s: Tensor,
-                       re_t: Tensor, im_t: Tensor, T: int, fs: float, lo: float, hi: float, n_fft: int,
-                       step_hz: float, window: str, periodic: bool, demean: bool, eps: float,
+def psd_kl_backward_op(grad_loss: Tensor, ps: Tensor, pt: Tensor, re_s: Tensor, im_s: Tensor, re_t: Tensor,
+                       im_t: Tensor, T: int, fs: float, lo: float, hi: float, n_fft: int, step_hz: float,
+                       window: str, periodic: bool, demean: bool, eps: float,
                        symmetric: bool) -> tuple[Tensor, Tensor]:
     """-> (grad_student [B, T], grad_teacher [B, T]; zeros when not symmetric)."""
-    gs, gt = run("psd_kl_backward", [grad_loss, ps, pt, re_s, im_s, re_t, im_t], (T,), T,
-                 (fs, lo, hi, n_fft, step_hz), (window, periodic, demean, eps, symmetric))
+    plan = plan_of(T, fs, lo, hi, n_fft, step_hz, window, periodic, demean, eps)
+    gs, gt = _on_device(plan, "psd_kl_backward", (grad_loss, ps, pt, re_s, im_s, re_t, im_t), symmetric)
     return gs, (gt if gt is not None else torch.zeros_like(gs))
 
 
 @psd_kl_backward_op.register_fake
-def _(grad_loss, ps, *args):
-    T = args[5]
+def _(grad_loss, ps, pt, re_s, im_s, re_t, im_t, T, *args):
     return ps.new_empty(ps.shape[0], T), ps.new_empty(ps.shape[0], T)
 
 
 def _psd_kl_setup(ctx, inputs, output):
     ctx.save_for_backward(*output[1:])
-    ctx.T = inputs[0].shape[1]
-    ctx.params = inputs[2:]
+    ctx.T, ctx.params = inputs[0].shape[1], inputs[2:]
 
 
 def _psd_kl_bwd(ctx, g_loss, *unused):
-    saved = ctx.saved_tensors
-    gs, gt = psd_kl_backward_op(g_loss.contiguous(), *saved, ctx.T, *ctx.params)
+    gs, gt = psd_kl_backward_op(g_loss.contiguous(), *ctx.saved_tensors, ctx.T, *ctx.params)
     symmetric = ctx.params[-1]
     return (gs, gt if symmetric else None) + (None,) * len(ctx.params)
 
@@ -227,182 +251,90 @@ def _psd_kl_bwd(ctx, g_loss, *unused):
 torch.library.register_autograd("rppg_distill::psd_kl", _psd_kl_bwd, setup_context=_psd_kl_setup)
 
 
-class _PSDKL(torch.autograd.Function):
-    """Eager path. `scale` folds the reduction in (1/B for mean, 1 for sum, 0 for none) so a
-    scalar loss costs one autograd node; on the CPU the saved intermediates stay numpy arrays."""
+class _PSDKLEager(torch.autograd.Function):
+    """Eager CPU psd_kl: one core call computes the loss (reduced in the core when scale != 0) and
+    its gradients; the saved state is the gradients themselves, the backward multiplies."""
 
     @staticmethod
-    def forward(ctx, student, teacher, spec, tail, symmetric, scale):
-        T = student.shape[1]
-        ctx.T, ctx.spec, ctx.tail, ctx.symmetric, ctx.scale = T, spec, tail, symmetric, scale
-        if student.device.type == "cpu":
-            # Fused path: the forward returns d loss_b / d(DFT) per row, the backward is one GEMM.
-            need_s, need_t = ctx.needs_input_grad[0], symmetric and ctx.needs_input_grad[1]
-            freqs = _frequencies(T, *spec)
-            loss, hs, ht = _core.psd_kl_fused_forward(student.numpy(), teacher.numpy(), freqs, spec[0],
-                                                      *tail, need_s, need_t)
-            ctx.np_saved = (hs, ht, freqs)
-            if scale:
-                return torch.from_numpy(np.asarray(loss.sum(dtype=np.float64) * scale, dtype=loss.dtype))
-            return torch.from_numpy(loss)
-        else:
-            loss, *saved = run("psd_kl_forward", [student, teacher], (), T, spec, tail)
-            ctx.save_for_backward(*saved)
-            ctx.np_saved = None
-        if scale:
-            return (loss.double().sum() * scale).to(loss.dtype)
-        return loss
+    def forward(ctx, student, teacher, plan, need_s, need_t, scale):
+        loss, gs, gt = plan.core.psd_kl_fused(student.numpy(), teacher.numpy(), need_s, need_t, scale)
+        ctx.st = (gs, gt, scale)  # kept: a retained graph may run the backward again
+        return _from_numpy(loss)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, g_loss):
-        if ctx.np_saved is not None:
-            hs, ht, freqs = ctx.np_saved
-            g = float(g_loss) * ctx.scale if ctx.scale else g_loss.contiguous().numpy()
-            window, periodic, demean = ctx.tail[:3]
-            gs = gt = None
-            if hs is not None:
-                gs = torch.from_numpy(_core.psd_kl_fused_backward(hs, g, ctx.T, freqs, ctx.spec[0], window,
-                                                                  periodic, demean))
-            if ht is not None:
-                gt = torch.from_numpy(_core.psd_kl_fused_backward(ht, g, ctx.T, freqs, ctx.spec[0], window,
-                                                                  periodic, demean))
-            return gs, gt, None, None, None, None
-        tail = ctx.tail + (ctx.symmetric,)
-        saved = ctx.saved_tensors
-        g = (g_loss * ctx.scale).expand(saved[0].shape[0]).contiguous() if ctx.scale else g_loss.contiguous()
-        gs, gt = run("psd_kl_backward", [g, *saved], (ctx.T,), ctx.T, ctx.spec, tail)
-        return gs, gt, None, None, None, None
-
-
-class _PSDKLFast(torch.autograd.Function):
-    """Eager CPU path through a cached core Spec (see psd_kl): one core call computes the loss and
-    its gradient (the backward is only a multiply by the incoming gradient), the reduction is done
-    in the core, and the saved state is the gradient itself."""
-
-    @staticmethod
-    def forward(ctx, student, teacher, h, need_s, need_t, scale):
-        loss, gs, gt = _core.psd_kl_fused_forward_grad_h(h, student.numpy(), teacher.numpy(), need_s, need_t,
-                                                         scale)
-        ctx.st = (gs, gt, scale)
-        return torch.from_numpy(loss)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
+    @_once
     def backward(ctx, g):
-        gs, gt, scale = ctx.st  # kept: a retained graph may run the backward again
+        gs, gt, scale = ctx.st
         if not scale:
             g = g.unsqueeze(1)
-        if gs is not None:
-            gs = torch.from_numpy(gs) * g
-        if gt is not None:
-            gt = torch.from_numpy(gt) * g
-        return gs, gt, None, None, None, None
+        return (None if gs is None else _from_numpy(gs) * g, None if gt is None else _from_numpy(gt) * g,
+                None, None, None, None)
 
 
-# Fast-path cache: options tuple -> (core Spec, symmetric, reduction code 0 none / 1 sum / 2 mean).
-_KL_FAST: dict = {}
-_RED = {"none": 0, "sum": 1, "mean": 2}
-_is_compiling = torch.compiler.is_compiling
-_grad_enabled = torch.is_grad_enabled
-
-
-def _kl_fast_entry(T, fs, band, mode, n_fft, step_hz, window, periodic, demean, eps, reduction):
-    symmetric = check_mode(mode)
-    check_reduction(reduction)
-    spec = grid_spec(T, fs, band, n_fft, step_hz)
-    h = _core.Spec(T, _frequencies(T, *spec), spec[0], check_window(window), bool(periodic), bool(demean),
-                   float(eps))
-    return h, symmetric, _RED[reduction]
+_psd_kl_eager = _apply(_PSDKLEager)
+_SCALE = {"mean": None, "sum": 1.0, "none": 0.0}  # None: 1 / B
 
 
 def psd_kl(student, teacher, fs, band, mode, n_fft, step_hz, window, periodic, demean, eps, reduction):
-    # Fast path: eager CPU tensors, options seen before. Any bad input makes the core raise, and the
-    # general path below then re-checks and raises the documented error.
-    if (type(student) in _EAGER_TYPES and type(teacher) in _EAGER_TYPES and student.is_cpu and teacher.is_cpu
-            and student.dim() == 2 and not _is_compiling()):
-        key = (student.shape[1], fs, band, mode, n_fft, step_hz, window, periodic, demean, eps, reduction)
-        try:
-            entry = _KL_FAST.get(key)
-        except TypeError:  # unhashable option (a list band): general path
-            entry = key = None
-        if entry is None and key is not None:
-            try:
-                entry = _kl_fast_entry(*key)
-            except (TypeError, ValueError):
-                entry = None
-            else:
-                if len(_KL_FAST) >= 1024:
-                    _KL_FAST.clear()
-                _KL_FAST[key] = entry
-        if entry is not None:
-            h, symmetric, red = entry
-            scale = 0.0 if red == 0 else (1.0 if red == 1 else 1.0 / student.shape[0])
-            grad = _grad_enabled()
-            need_s = grad and student.requires_grad
-            need_t = grad and symmetric and teacher.requires_grad
-            try:
-                if need_s or need_t:
-                    if not symmetric and teacher.requires_grad:
-                        teacher = teacher.detach()
-                    return _PSDKLFast.apply(student, teacher, h, need_s, need_t, scale)
-                return torch.from_numpy(_core.psd_kl_fused_forward_h(h, student.detach().numpy(),
-                                                                     teacher.detach().numpy(),
-                                                                     False, False, scale)[0])
-            except (TypeError, ValueError, RuntimeError):
-                pass  # the general path raises the documented error
-    _check_pair(student, teacher)
     symmetric = check_mode(mode)
-    check_reduction(reduction)
-    spec = grid_spec(student.shape[1], fs, band, n_fft, step_hz)
-    tail = (check_window(window), bool(periodic), bool(demean), float(eps))
-    if _eager(student) and _eager(teacher):
-        if not symmetric:
-            teacher = teacher.detach()
-        scale = {"mean": 1.0 / student.shape[0], "sum": 1.0, "none": 0.0}[reduction]
-        return _PSDKL.apply(student, teacher, spec, tail, symmetric, scale)
-    loss = psd_kl_op(student, teacher, *spec, *tail, symmetric)[0]
-    if reduction == "mean":
+    scale = _SCALE[check_reduction(reduction)]
+    if _eager_pair(student, teacher):
+        B = student.shape[0]
+        _check_batch(B)
+        plan = get_plan(student.shape[1], fs, band, n_fft, step_hz, window, periodic, demean, eps)
+        if scale is None:
+            scale = 1.0 / B
+        grad = _grad_enabled()
+        need_s = grad and student.requires_grad
+        need_t = grad and symmetric and teacher.requires_grad
+        if need_s or need_t:  # core errors (dtype, shape, contiguity, NaN) name the input
+            if teacher.requires_grad and not symmetric:
+                teacher = teacher.detach()
+            return _psd_kl_eager(student, teacher, plan, need_s, need_t, scale)
+        return _from_numpy(plan.core.psd_kl_fused(_np(student), _np(teacher), False, False, scale)[0])
+    _check_pair(student, teacher)
+    _check_batch(student.shape[0])
+    plan = get_plan(student.shape[1], fs, band, n_fft, step_hz, window, periodic, demean, eps)
+    loss = psd_kl_op(student, teacher if symmetric else teacher.detach(), *plan.args, symmetric)[0]
+    if scale is None:
         return loss.mean()
-    return loss.sum() if reduction == "sum" else loss
+    return loss.sum() if scale else loss
 
 
 # ---------------------------------------------------------------- rpm_components
-_RPM_TAIL = ("hann", True, True)
-
-
 @torch.library.custom_op("rppg_distill::rpm_components", mutates_args=())
-def rpm_components_op(student: Tensor, teacher: Tensor, fs: float, lo: float, hi: float, n_fft: int
+def rpm_components_op(student: Tensor, teacher: Tensor, fs: float, lo: float, hi: float, n_fft: int,
+                      step_hz: float, window: str, periodic: bool, demean: bool, eps: float
                       ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """-> (components [B, 3], centroid_t [B], ratio [B], re_s, im_s, re_t, im_t [B, K])."""
-    return run("rpm_components_forward", [student, teacher], (), student.shape[1],
-               (fs, lo, hi, n_fft, 0.0), _RPM_TAIL)
+    plan = plan_of(student.shape[1], fs, lo, hi, n_fft, step_hz, window, periodic, demean, eps)
+    return _on_device(plan, "rpm_components_forward", (student, teacher))
 
 
 @rpm_components_op.register_fake
-def _(student, teacher, fs, lo, hi, n_fft):
-    B, K = student.shape[0], _fake_k(student.shape[1], (fs, lo, hi, n_fft, 0.0))
+def _(student, teacher, *args):
+    B, K = student.shape[0], _fake_plan(student.shape[1], args[:9]).K
     return (student.new_empty(B, 3), student.new_empty(B), student.new_empty(B)) + tuple(
         student.new_empty(B, K) for _ in range(4))
 
 
 @torch.library.custom_op("rppg_distill::rpm_components_backward", mutates_args=())
-def rpm_components_backward_op(grad_comps: Tensor, re_s: Tensor, im_s: Tensor, re_t: Tensor,
-                               im_t: Tensor, T: int, fs: float, lo: float, hi: float, n_fft: int) -> Tensor:
+def rpm_components_backward_op(grad_comps: Tensor, re_s: Tensor, im_s: Tensor, re_t: Tensor, im_t: Tensor,
+                               T: int, fs: float, lo: float, hi: float, n_fft: int, step_hz: float, window: str,
+                               periodic: bool, demean: bool, eps: float) -> Tensor:
     """grad_comps [B, 3] -> grad_student [B, T]."""
-    return run("rpm_components_backward", [grad_comps, re_s, im_s, re_t, im_t], (T,), T,
-               (fs, lo, hi, n_fft, 0.0), _RPM_TAIL)
+    plan = plan_of(T, fs, lo, hi, n_fft, step_hz, window, periodic, demean, eps)
+    return _on_device(plan, "rpm_components_backward", (grad_comps, re_s, im_s, re_t, im_t))
 
 
 @rpm_components_backward_op.register_fake
-def _(grad_comps, re_s, im_s, re_t, im_t, T, fs, lo, hi, n_fft):
+def _(grad_comps, re_s, im_s, re_t, im_t, T, *args):
     return re_s.new_empty(re_s.shape[0], T)
 
 
 def _rpm_setup(ctx, inputs, output):
     ctx.save_for_backward(*output[3:])
-    ctx.T = inputs[0].shape[1]
-    ctx.params = inputs[2:]
+    ctx.T, ctx.params = inputs[0].shape[1], inputs[2:]
 
 
 def _rpm_bwd(ctx, g_comps, *unused):
@@ -413,71 +345,41 @@ def _rpm_bwd(ctx, g_comps, *unused):
 torch.library.register_autograd("rppg_distill::rpm_components", _rpm_bwd, setup_context=_rpm_setup)
 
 
-class _RPM(torch.autograd.Function):
+class _RPMEager(torch.autograd.Function):
+    """Eager CPU rpm_components through plan.core; the saved DFT parts stay numpy."""
+
     @staticmethod
-    def forward(ctx, student, teacher, spec):
-        comps, cen, ratio, *saved = run("rpm_components_forward", [student, teacher], (),
-                                        student.shape[1], spec, _RPM_TAIL)
-        ctx.save_for_backward(*saved)
-        ctx.T, ctx.spec = student.shape[1], spec
+    def forward(ctx, student, teacher, plan):
+        comps, cen, ratio, *saved = plan.core.rpm_components_forward(student.numpy(), teacher.numpy())
+        ctx.st = (plan, saved)
+        cen, ratio = _from_numpy(cen), _from_numpy(ratio)
         ctx.mark_non_differentiable(cen, ratio)
-        return comps, cen, ratio
+        return _from_numpy(comps), cen, ratio
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @_once
     def backward(ctx, g_comps, g_cen, g_ratio):
-        gs = run("rpm_components_backward", [g_comps.contiguous(), *ctx.saved_tensors], (ctx.T,),
-                 ctx.T, ctx.spec, _RPM_TAIL)
-        return gs, None, None
+        plan, saved = ctx.st
+        return _from_numpy(plan.core.rpm_components_backward(g_comps.numpy(), *saved)), None, None
 
 
-class _RPMFast(torch.autograd.Function):
-    """Eager CPU rpm_components with the options resolved once; saved state stays numpy."""
-
-    @staticmethod
-    def forward(ctx, student, teacher, freqs, fs):
-        comps, cen, ratio, *saved = _core.rpm_components_forward(student.numpy(), teacher.numpy(), freqs, fs,
-                                                                 *_RPM_TAIL)
-        ctx.st = (saved, student.shape[1], freqs, fs)
-        cen, ratio = torch.from_numpy(cen), torch.from_numpy(ratio)
-        ctx.mark_non_differentiable(cen, ratio)
-        return torch.from_numpy(comps), cen, ratio
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, g_comps, g_cen, g_ratio):
-        saved, T, freqs, fs = ctx.st
-        gs = _core.rpm_components_backward(g_comps.numpy(), *saved, T, freqs, fs, *_RPM_TAIL)
-        return torch.from_numpy(gs), None, None, None
+_rpm_eager = _apply(_RPMEager)
 
 
 def rpm_components(student, teacher, fs, band, n_fft):
-    if (type(student) in _EAGER_TYPES and type(teacher) in _EAGER_TYPES and student.is_cpu and teacher.is_cpu
-            and student.dim() == 2 and not _is_compiling()):
-        T = student.shape[1]
-
-        def make():
-            spec = grid_spec(T, fs, band, n_fft, None)
-            return spec, _frequencies(T, *spec), None
-
-        entry = _cached_opts(("rpm", T, fs, band, n_fft), make)
-        if entry is not None:
-            spec, freqs, _ = entry
+    if _eager_pair(student, teacher):
+        _check_batch(student.shape[0])
+        plan = get_plan(student.shape[1], fs, band, n_fft, None, "hann", True, True)
+        if teacher.requires_grad:
             teacher = teacher.detach()
-            try:
-                if _grad_enabled() and student.requires_grad:
-                    return _RPMFast.apply(student, teacher, freqs, spec[0])
-                comps, cen, ratio = _core.rpm_components_forward(student.detach().numpy(), teacher.numpy(), freqs,
-                                                                 spec[0], *_RPM_TAIL)[:3]
-                return torch.from_numpy(comps), torch.from_numpy(cen), torch.from_numpy(ratio)
-            except (TypeError, ValueError, RuntimeError):
-                pass  # the general path raises the documented error
+        if _grad_enabled() and student.requires_grad:
+            return _rpm_eager(student, teacher, plan)
+        comps, cen, ratio = plan.core.rpm_components_forward(_np(student), teacher.numpy())[:3]
+        return _from_numpy(comps), _from_numpy(cen), _from_numpy(ratio)
     _check_pair(student, teacher)
-    spec = grid_spec(student.shape[1], fs, band, n_fft, None)
-    teacher = teacher.detach()
-    if _eager(student) and _eager(teacher):
-        return _RPM.apply(student, teacher, spec)
-    comps, cen, ratio = rpm_components_op(student, teacher, *spec[:4])[:3]
+    _check_batch(student.shape[0])
+    plan = get_plan(student.shape[1], fs, band, n_fft, None, "hann", True, True)
+    comps, cen, ratio = rpm_components_op(student, teacher.detach(), *plan.args)[:3]
     return comps, cen.detach(), ratio.detach()
 
 
@@ -486,6 +388,6 @@ def peak_frequency(x, fs, band, step_hz, window, demean):
     """Forward only (no gradient): [B, T] or [T] tensor -> float64 [B] tensor or float."""
     _check(x, "x", allow_1d=True)
     x2 = x.detach().reshape(1, -1) if x.dim() == 1 else x.detach()
-    spec = grid_spec(x2.shape[1], fs, band, None, step_hz)
-    out = run("peak_frequency_forward", [x2], (), x2.shape[1], spec, (check_window(window), True, bool(demean)))
+    plan = get_plan(x2.shape[1], fs, band, None, step_hz, window, True, demean)
+    out = _on_device(plan, "peak_frequency_forward", (x2,))
     return float(out[0]) if x.dim() == 1 else out

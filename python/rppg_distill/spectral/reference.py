@@ -13,7 +13,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from rppg_distill.spectral._grid import check_mode, check_reduction, check_window, grid_spec, _frequencies
+from rppg_distill.spectral._grid import check_mode, check_reduction, check_window
+from rppg_distill.spectral._plan import band_frequencies
 
 
 def _window(T: int, window: str, periodic: bool, dtype, device) -> torch.Tensor:
@@ -33,8 +34,7 @@ def band_psd(x, fs, band=(0.5, 3.0), *, n_fft=None, step_hz=None, window="hann",
              demean=True, normalize=False, eps=1e-8, method="auto"):
     """[B, T] or [T] -> [B, K] or [K]; see :func:`rppg_distill.spectral.band_psd`."""
     T = x.shape[-1]
-    spec = grid_spec(T, fs, band, n_fft, step_hz)
-    freqs = _frequencies(T, *spec)
+    freqs = band_frequencies(T, fs, band, n_fft, step_hz)
     if demean:
         x = x - x.mean(dim=-1, keepdim=True)
     xw = x * _window(T, window, periodic, x.dtype, x.device)
@@ -45,7 +45,7 @@ def band_psd(x, fs, band=(0.5, 3.0), *, n_fft=None, step_hz=None, window="hann",
         X = X[..., k0:k0 + len(freqs)]
         P = X.real ** 2 + X.imag ** 2
     else:
-        c, s = _dft_basis(T, tuple(freqs.tolist()), spec[0], x.dtype, x.device)
+        c, s = _dft_basis(T, tuple(freqs.tolist()), float(fs), x.dtype, x.device)
         P = (xw @ c) ** 2 + (xw @ s) ** 2
     if normalize:
         P = P / (P.sum(dim=-1, keepdim=True) + eps)
@@ -70,12 +70,12 @@ def psd_kl(student, teacher, fs, band=(0.5, 3.0), *, mode="asymmetric", n_fft=No
 def _log_spectrum(x, fs, band, n_fft):
     P = band_psd(x, fs, band, n_fft=n_fft, window="hann", periodic=True, demean=True)
     lr = torch.log(P + 1e-8)
-    l = (lr - lr.mean(-1, keepdim=True)) / (lr.std(-1, unbiased=False, keepdim=True) + 1e-8)
+    z = (lr - lr.mean(-1, keepdim=True)) / (lr.std(-1, unbiased=False, keepdim=True) + 1e-8)
     idx = torch.arange(P.shape[-1], dtype=P.dtype, device=P.device)
     c = (torch.softmax(lr, dim=-1) * idx).sum(-1)
-    q = torch.softmax(l, dim=-1)
+    q = torch.softmax(z, dim=-1)
     H = -(q * torch.log(q + 1e-8)).sum(-1)
-    return P, l, c, H, idx
+    return P, z, c, H, idx
 
 
 def rpm_components(student, teacher, fs=30.0, band=(0.75, 3.0), *, n_fft=None):
@@ -98,8 +98,7 @@ def rpm_components(student, teacher, fs=30.0, band=(0.75, 3.0), *, n_fft=None):
 
 def peak_frequency(x, fs, band=(0.5, 3.0), *, step_hz=1.0 / 600.0, window="hann", demean=True):
     """Peak frequency (Hz) with parabolic interpolation on the explicit grid; [B, T] -> [B]."""
-    freqs = torch.tensor(_frequencies(x.shape[-1], *grid_spec(x.shape[-1], fs, band, None, step_hz)).copy(),
-                            dtype=torch.float64)
+    freqs = torch.tensor(band_frequencies(x.shape[-1], fs, band, None, step_hz).copy(), dtype=torch.float64)
     P = band_psd(x.to(torch.float64), fs, band, step_hz=step_hz, window=window, demean=demean)
     P = P.reshape(-1, P.shape[-1]).cpu()
     out = []
