@@ -4,16 +4,21 @@ stale temporary files of killed processes removed."""
 from __future__ import annotations
 
 import errno
+import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rppg_distill.data.cache import ClipCache, preprocess, store, worker
 from rppg_distill.data.cache.store import atomic_save_npy
+from rppg_distill.data.types import Recording
 
-from test_cache import FAST, N, make_rec
+from test_cache import FAST, N, face_frames, make_rec
 
 
 class Interrupted(KeyboardInterrupt):
@@ -149,8 +154,7 @@ def test_input_problems_stay_flagged_other_errors_are_retried(tmp_path, monkeypa
     vids = tmp_path / "videos"
     vids.mkdir()
     (vids / "empty.avi").write_bytes(b"")
-    empty = make_rec(tmp_path, "x")
-    empty = type(empty)("test", "empty", "frontal", vids / "empty.avi", 30.0)
+    empty = Recording("test", "empty", "frontal", vids / "empty.avi", 30.0)
     good = make_rec(tmp_path, "good")
     root = tmp_path / "cache"
 
@@ -165,3 +169,60 @@ def test_input_problems_stay_flagged_other_errors_are_retried(tmp_path, monkeypa
     rep = preprocess([empty, good], root, FAST)
     assert rep.reused == [empty.key] and rep.processed == [good.key]
     assert [f.key for f in rep.flagged] == [empty.key]
+
+
+CHILD = '''
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rppg_distill.data.cache import preprocess
+from rppg_distill.data.types import Recording
+
+
+def slow_frames():  # a worker is busy with this when the parent is killed
+    time.sleep(60)
+    return np.zeros((30, 64, 64, 3), np.uint8)
+
+
+if __name__ == "__main__":
+    recs = [Recording("test", f"v{i}", "frontal", Path(sys.argv[1]) / f"v{i}.avi", 30.0,
+                      frame_loader=slow_frames) for i in range(2)]
+    preprocess(recs, sys.argv[2], {"workers": 2, "progress": False})
+'''
+
+
+def test_kill_9_of_preprocess_ends_its_workers_and_the_next_run_cleans_up(tmp_path):
+    import rppg_distill
+
+    root = tmp_path / "cache"
+    (tmp_path / "child.py").write_text(CHILD)
+    env = {**os.environ, "PYTHONPATH": str(Path(rppg_distill.__file__).parents[1])}
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "child.py"), str(tmp_path), str(root)],
+                            env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(root.glob(".*.tmp-*"))) < 2 and time.monotonic() < deadline:
+            assert proc.poll() is None, "preprocess ended before it could be killed"
+            time.sleep(0.1)
+        workers = {int(p.name.rsplit("-", 1)[1]) for p in root.glob(".*.tmp-*")}
+        assert len(workers) == 2, "the workers did not start within 60 s"
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while any(store.pid_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    survivors = [w for w in workers if store.pid_alive(w)]
+    for w in survivors:  # leave no orphan behind when the check fails
+        os.kill(w, signal.SIGKILL)
+    assert not survivors, "a worker outlived its killed parent"
+    assert len(list(root.glob(".*.tmp-*"))) == 2  # what the killed workers were writing
+    frames = face_frames()
+    recs = [Recording("test", f"v{i}", "frontal", tmp_path / f"v{i}.avi", 30.0,
+                      frame_loader=lambda: frames) for i in range(2)]
+    rep = preprocess(recs, root, FAST)
+    assert any("removed 2 temporary" in w for w in rep.warnings), rep.warnings
+    assert rep.ok_keys == sorted(r.key for r in recs) and not list(root.rglob(".*"))

@@ -52,12 +52,44 @@ def _backend(name: str, cfg: dict):
 
 
 def _worker_init() -> None:
+    """Pool worker start: one OpenCV thread; exit when the parent process dies."""
     try:
         import cv2
 
         cv2.setNumThreads(1)
     except Exception:  # pragma: no cover
         pass
+    _exit_with_parent()
+
+
+def _exit_with_parent(poll_s: float = 1.0) -> None:
+    """Start a daemon thread that ends this process when its parent is gone.
+
+    A worker of a killed parent (``kill -9``) would otherwise finish its task and then wait
+    forever for the next one: the task queue's write end is open in the worker itself. The
+    parent's sentinel (a pipe that closes when it dies) and a change of ``os.getppid()`` are
+    watched; the staging folder a killed task leaves carries this PID and is removed by the next
+    run (:func:`~rppg_distill.data.cache.store.remove_stale_temps`).
+    """
+    import multiprocessing as mp
+    import multiprocessing.connection
+    import threading
+
+    parent = mp.parent_process()
+    ppid = os.getppid()
+
+    def watch() -> None:
+        while True:
+            if parent is not None and parent.sentinel is not None:
+                if mp.connection.wait([parent.sentinel], timeout=poll_s):
+                    break
+            else:
+                time.sleep(poll_s)
+            if os.getppid() != ppid:
+                break
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _base_manifest(rec: Recording, hashes: dict, s: PreprocessSettings) -> dict:
