@@ -5,6 +5,10 @@ Mistakes fail *before* training starts, with the dotted key named, e.g.::
 
     ConfigError: loop.epoch: unknown key (did you mean 'epochs'?)
     ConfigError: optim.lr: expected float, got str ('fast')
+    ConfigError: loop.batch_size: must be a finite number >= 1, got -3
+
+Every numeric field has a range (:func:`check_ranges`, also run by the training loop on configs
+built in Python).
 
 Overrides from the command line (``--set loop.epochs=2``) are parsed with ``yaml.safe_load`` and
 applied to the raw mapping before validation, so they are checked the same way.
@@ -16,6 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -177,7 +183,104 @@ class CrossModalConfig:
 TRAINERS: dict[str, type] = {"crossview": CrossViewConfig, "crossmodal": CrossModalConfig}
 
 
+# ----------------------------------------------------------------------------- value ranges
+def _finite(v) -> bool:
+    return isinstance(v, int) or math.isfinite(v)
+
+
+def _at_least(lo):
+    def check(v):
+        if not _finite(v) or v < lo:
+            return f"must be a finite number >= {lo}, got {v!r}"
+    return check
+
+
+def _positive(v):
+    if not _finite(v) or v <= 0:
+        return f"must be a finite number > 0, got {v!r}"
+
+
+def _fraction(v):
+    if not _finite(v) or not 0.0 <= v <= 1.0:
+        return f"must be in [0, 1], got {v!r}"
+
+
+def _band(v):
+    lo, hi = v
+    if not (_finite(lo) and _finite(hi) and 0.0 <= lo < hi):
+        return f"must be [low, high] Hz with 0 <= low < high, got {list(v)}"
+
+
+def _split(v):
+    bad = [x for x in v if _fraction(x)]
+    if bad or abs(sum(v) - 1.0) > 1e-6 or v[0] <= 0:
+        return f"must be 3 fractions in [0, 1] (train > 0) that sum to 1, got {list(v)}"
+
+
+def _non_empty(v):
+    if not v:
+        return "must not be empty"
+
+
+def _each(check):
+    def each(v):
+        for i, x in enumerate(v):
+            err = check(x)
+            if err:
+                return f"item {i} {err}"
+    return each
+
+
+def _components(v):
+    known = ("peak", "off", "shape")
+    if any(c not in known for c in v) or len(set(v)) != len(v):
+        return f"must be distinct names from {list(known)}, got {list(v)}"
+
+
+# field -> check (returns an error message or None), per section class
+_RANGES: dict[type, dict[str, Any]] = {
+    LoopConfig: {"epochs": _at_least(1), "batch_size": _at_least(1), "seed": _at_least(0),
+                 "num_workers": _at_least(0), "num_threads": _at_least(0), "log_every": _at_least(0),
+                 "checkpoint_every": _at_least(0), "max_steps": _at_least(0)},
+    OptimConfig: {"lr": _positive, "weight_decay": _at_least(0.0), "grad_clip": _at_least(0.0)},
+    DataConfig: {"n_subjects": _at_least(1), "seconds": _positive, "clip_len": _at_least(2),
+                 "stride": _at_least(1), "fs": _positive, "split": _split, "img_size": _at_least(8)},
+    EvalConfig: {"band": _band, "resolution_bpm": _positive, "window_seconds": _at_least(0.0)},
+    CrossViewConfig: {"lam": _at_least(0.0), "band": _band, "n_fft": _at_least(0),
+                      "seeds": _non_empty, "lambda_sweep": _each(_at_least(0.0))},
+    TeacherConfig: {"epochs": _at_least(1), "lr": _positive, "weight_decay": _at_least(0.0),
+                    "batch_size": _at_least(1)},
+    PolicyConfig: {"meta_every": _at_least(1), "lr": _positive, "rank": _at_least(1)},
+    CrossModalConfig: {"lam": _at_least(0.0), "label_fraction": _fraction, "band": _band,
+                       "radar_shift_prob": _fraction, "radar_shift_seconds": _at_least(0.0),
+                       "seeds": _non_empty, "components": _components},
+}
+
+
+def check_ranges(cfg: Any, prefix: str = "") -> None:
+    """Raise ConfigError naming the first field whose value is out of range, in ``cfg`` and
+    its sections (any dataclass; the sections above are known), and a band above Nyquist."""
+    for name, check in _RANGES.get(type(cfg), {}).items():
+        err = check(getattr(cfg, name))
+        if err:
+            raise ConfigError(f"{prefix}{name}: {err}")
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            check_ranges(v, f"{prefix}{f.name}.")
+    data = getattr(cfg, "data", None)
+    if isinstance(data, DataConfig):
+        for key, band in (("band", getattr(cfg, "band", None)),
+                          ("eval.band", getattr(getattr(cfg, "eval", None), "band", None))):
+            if band is not None and band[1] > data.fs / 2:
+                raise ConfigError(f"{prefix}{key}: the upper edge {band[1]} Hz is above the Nyquist "
+                                  f"frequency of data.fs={data.fs} ({data.fs / 2} Hz)")
+
+
 # ----------------------------------------------------------------------------- checking
+_YAML11_EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
@@ -231,6 +334,8 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected int, got {type(value).__name__} ({value!r})")
         return value
     if tp is float:
+        if isinstance(value, str) and _YAML11_EXPONENT.match(value):
+            value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected float, got {type(value).__name__} ({value!r})")
         return float(value)
@@ -279,7 +384,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
         key, text = item.split("=", 1)
-        value = yaml.safe_load(text) if text.strip() else ""
+        value = _parse_yaml(text, f"--set {key.strip()}") if text.strip() else ""
         node = raw
         parts = key.strip().split(".")
         for p in parts[:-1]:
@@ -299,7 +404,9 @@ def from_dict(raw: dict, cls: type | None = None) -> Any:
         if name not in TRAINERS:
             raise ConfigError(f"trainer: must be one of {sorted(TRAINERS)}, got {name!r}")
         cls = TRAINERS[name]
-    return _build(cls, _merge_section_defaults(cls, raw))
+    cfg = _build(cls, _merge_section_defaults(cls, raw))
+    check_ranges(cfg)
+    return cfg
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None, cls: type | None = None) -> Any:
@@ -307,10 +414,28 @@ def load_config(path: str | Path, overrides: list[str] | None = None, cls: type 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    with open(path) as fh:
-        raw = yaml.safe_load(fh) or {}
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read the config file {path}: {err}") from None
+    raw = _parse_yaml(text, f"config file {path}")
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of keys at the top level, "
+                          f"got a {type(raw).__name__}")
     apply_overrides(raw, overrides or [])
     return from_dict(raw, cls)
+
+
+def _parse_yaml(text: str, what: str) -> Any:
+    """``yaml.safe_load`` with a syntax error turned into a one-line ConfigError naming ``what``."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{what}: not valid YAML{where}: {problem}") from None
 
 
 def to_dict(cfg: Any) -> dict:

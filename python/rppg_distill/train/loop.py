@@ -36,7 +36,7 @@ from torch import nn
 
 from .checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointWriter, atomic_torch_save,
                          get_rng_state, load_checkpoint, restore, set_rng_state, versions)
-from .config import LoopConfig, OptimConfig, to_dict
+from .config import LoopConfig, OptimConfig, check_ranges, to_dict
 from .distributed import Placement, place_process, select_device, unwrap, wrap_ddp
 from .metrics_log import MetricsLog, RunningMeans, _plain
 from .optim import build_optimizer
@@ -92,6 +92,7 @@ def fit(build_task: Callable[[torch.device], Task], cfg: RunConfig, *, resume: b
             state before the failing step.
     """
     t_start = time.time()
+    check_ranges(cfg)  # configs built in Python, not only those loaded from YAML
     loop = cfg.loop
     out = Path(out_dir or loop.out_dir)
     placement = place_process(loop.device)
