@@ -4,6 +4,7 @@ stale temporary files of killed processes removed."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -226,3 +227,44 @@ def test_kill_9_of_preprocess_ends_its_workers_and_the_next_run_cleans_up(tmp_pa
     rep = preprocess(recs, root, FAST)
     assert any("removed 2 temporary" in w for w in rep.warnings), rep.warnings
     assert rep.ok_keys == sorted(r.key for r in recs) and not list(root.rglob(".*"))
+
+
+def test_a_0_byte_video_is_skipped_and_reported_not_fatal(tmp_path, capsys):
+    synthetic = pytest.importorskip("rppg_distill.data.synthetic")
+    from rppg_distill.cli import main
+
+    synthetic.generate(tmp_path / "syn", 1, seed=1, states=("before",), views=("frontal", "side_left"),
+                       duration_s=2.0, radar=False, workers=1)
+    videos = sorted((tmp_path / "syn" / "mcd_rppg" / "video").glob("*.avi"))
+    assert len(videos) == 2
+    videos[0].write_bytes(b"")
+    args = ["preprocess", "--dataset", "mcd_rppg", "--root", str(tmp_path / "syn" / "mcd_rppg"),
+            "--out", str(tmp_path / "cache"), "--workers", "0", "--size", "32", "--no-progress"]
+    with pytest.warns(UserWarning, match="0 bytes"):
+        assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "1 usable" in out and f"SKIPPED: {videos[0].name} [reader_skipped]" in out
+    assert "0 bytes" in out
+    with pytest.warns(UserWarning):
+        assert main(args + ["--strict"]) == 1  # strict: any skipped recording fails the run
+    report = json.loads((tmp_path / "cache" / "report.json").read_text())
+    assert [f["reason"] for f in report["flagged"]] == ["reader_skipped"]
+
+
+def test_prune_removes_incomplete_entries_and_dead_temps_only(tmp_path):
+    rec = make_rec(tmp_path)
+    root = tmp_path / "cache"
+    preprocess([rec], root, FAST)
+    (root / "gone__s9__rest__frontal").mkdir()  # an entry interrupted before its manifest (old layout)
+    atomic_save_npy(root / "gone__s9__rest__frontal" / "frames.npy", np.zeros((2, 4, 4, 3), np.uint8))
+    (root / "gone__s9__rest__frontal" / f".frames.npy.tmp-{dead_pid()}").write_bytes(b"junk")
+    (root / f".report.json.tmp-{dead_pid()}.abc123").write_bytes(b"junk")
+    live = root / f".report.json.tmp-{os.getpid()}.abc123"  # a writer that is still running
+    live.write_bytes(b"busy")
+    (root / "notes").mkdir()  # not a cache entry: kept
+    (root / "notes" / "readme.txt").write_text("mine")
+    rep = preprocess([rec], root, FAST, prune=True)
+    assert rep.reused == [rec.key]
+    assert sorted(p.name for p in root.iterdir()) == sorted(
+        [rec.key, "notes", live.name, "report.json", "report.txt"])
+    assert any("pruned stale entry gone__s9" in w for w in rep.warnings)

@@ -63,11 +63,13 @@ def run(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as err:
         print(f"error: no reader named {args.dataset!r} ({err})")
         return 2
-    records = reader.read(args.root, **reader_cfg)
+    skipped: list = []  # bad recordings are reported like the ones preprocessing flags
+    records = reader.read(args.root, **{"on_error": "skip", **reader_cfg, "skipped": skipped})
     if not records:
-        print(f"error: the {args.dataset} reader found no recordings in {args.root}")
+        print(f"error: the {args.dataset} reader found no recordings in {args.root}"
+              + "".join(f"\n  skipped {name}: {why}" for name, why in skipped))
         return 2
-    report = preprocess(records, args.out, s, prune=args.prune)
+    report = preprocess(records, args.out, s, prune=args.prune, reader_skipped=skipped)
     print(report.summary())
     print(f"report: {Path(args.out) / 'report.json'}")
     return 1 if (args.strict and report.flagged) else 0
