@@ -18,6 +18,7 @@ COMMANDS = {
     "evaluate-classical": "evaluate_classical",
     "train": "train",
     "export": "export",
+    "import-toolbox": "import_toolbox",
     "build-engine": "build_engine",
     "run": "run",
     "info": "info",
@@ -62,7 +63,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rppg-distill {args.command}: needs the missing package '{err.name}' "
               f"(for training commands: pip install 'rppg-distill[train]')", file=sys.stderr)
         return 2
-    return int(module.run(args) or 0)
+    return _run_reporting_errors(module, args)
+
+
+def _run_reporting_errors(module, args) -> int:
+    """Run a command: a known error (``rppg_distill.errors.is_user_error``) is one line on stderr
+    and exit code 2, Ctrl-C is exit code 130, anything else keeps its traceback plus a hint."""
+    from rppg_distill.errors import is_user_error, one_line
+
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"rppg-distill {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 (reported: one line, or the traceback)
+        if is_user_error(err):
+            print(f"rppg-distill {args.command}: error: {one_line(err)}", file=sys.stderr)
+            return 2
+        import traceback
+
+        traceback.print_exc()
+        print(f"rppg-distill {args.command}: unexpected {type(err).__name__}: this is a bug in "
+              "rppg-distill; please report it with the command line and the traceback above",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -229,28 +229,6 @@ def test_kill_9_of_preprocess_ends_its_workers_and_the_next_run_cleans_up(tmp_pa
     assert rep.ok_keys == sorted(r.key for r in recs) and not list(root.rglob(".*"))
 
 
-def test_a_0_byte_video_is_skipped_and_reported_not_fatal(tmp_path, capsys):
-    synthetic = pytest.importorskip("rppg_distill.data.synthetic")
-    from rppg_distill.cli import main
-
-    synthetic.generate(tmp_path / "syn", 1, seed=1, states=("before",), views=("frontal", "side_left"),
-                       duration_s=2.0, radar=False, workers=1)
-    videos = sorted((tmp_path / "syn" / "mcd_rppg" / "video").glob("*.avi"))
-    assert len(videos) == 2
-    videos[0].write_bytes(b"")
-    args = ["preprocess", "--dataset", "mcd_rppg", "--root", str(tmp_path / "syn" / "mcd_rppg"),
-            "--out", str(tmp_path / "cache"), "--workers", "0", "--size", "32", "--no-progress"]
-    with pytest.warns(UserWarning, match="0 bytes"):
-        assert main(args) == 0
-    out = capsys.readouterr().out
-    assert "1 usable" in out and f"SKIPPED: {videos[0].name} [reader_skipped]" in out
-    assert "0 bytes" in out
-    with pytest.warns(UserWarning):
-        assert main(args + ["--strict"]) == 1  # strict: any skipped recording fails the run
-    report = json.loads((tmp_path / "cache" / "report.json").read_text())
-    assert [f["reason"] for f in report["flagged"]] == ["reader_skipped"]
-
-
 def test_prune_removes_incomplete_entries_and_dead_temps_only(tmp_path):
     rec = make_rec(tmp_path)
     root = tmp_path / "cache"

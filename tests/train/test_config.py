@@ -69,64 +69,20 @@ def test_missing_trainer(tmp_path):
         load_config(write(tmp_path, "lam: 0.1\n"))
 
 
-@pytest.mark.parametrize("override, message", [
-    ("loop.batch_size=-3", r"^loop\.batch_size: must be a finite number >= 1, got -3$"),
-    ("loop.batch_size=0", r"^loop\.batch_size: must be .* >= 1, got 0"),
-    ("loop.epochs=0", r"^loop\.epochs: must be .* >= 1"),
-    ("loop.max_steps=-1", r"^loop\.max_steps: must be .* >= 0"),
-    ("loop.checkpoint_every=-5", r"^loop\.checkpoint_every: "),
-    ("loop.num_workers=-1", r"^loop\.num_workers: "),
-    ("optim.lr=0", r"^optim\.lr: must be a finite number > 0, got 0"),
-    ("optim.lr=-1e-3", r"^optim\.lr: must be a finite number > 0"),
-    ("optim.lr=.nan", r"^optim\.lr: must be a finite number > 0, got nan"),
-    ("optim.lr=.inf", r"^optim\.lr: must be a finite number > 0, got inf"),
-    ("optim.weight_decay=-0.1", r"^optim\.weight_decay: "),
-    ("optim.grad_clip=.nan", r"^optim\.grad_clip: "),
-    ("data.img_size=4", r"^data\.img_size: must be .* >= 8, got 4"),
-    ("data.split=[0.7, 0.4, 0.2]", r"^data\.split: must be 3 fractions"),
-    ("data.split=[1.5, -0.3, -0.2]", r"^data\.split: "),
-    ("data.fs=0", r"^data\.fs: must be a finite number > 0"),
-    ("data.clip_len=1", r"^data\.clip_len: "),
-    ("data.stride=0", r"^data\.stride: "),
-    ("lam=-0.01", r"^lam: must be .* >= 0"),
-    ("band=[3.0, 0.5]", r"^band: must be \[low, high\] Hz"),
-    ("band=[0.5, 20.0]", r"^band: the upper edge 20.0 Hz is above the Nyquist frequency"),
-    ("eval.resolution_bpm=0", r"^eval\.resolution_bpm: "),
-    ("seeds=[]", r"^seeds: must not be empty"),
-    ("lambda_sweep=[0.1, -1]", r"^lambda_sweep: item 1 must be"),
+@pytest.mark.parametrize("trainer, override, message", [
+    ("crossview", "band=[0.5, 20.0]", r"^band: the upper edge 20 Hz is above the Nyquist frequency "
+                                      r"of data\.fs=30 \(15 Hz\)"),
+    ("crossview", "eval.band=[0.5, 16]", r"^eval\.band: the upper edge 16 Hz is above the Nyquist"),
+    ("crossmodal", "components=[peak, pek]", r"^components: must be distinct names from"),
+    ("crossmodal", "components=[peak, peak]", r"^components: must be distinct names from"),
+    ("crossview", "loop.seed=-1", r"^loop\.seed: must be >= 0, got -1"),
 ])
-def test_crossview_values_out_of_range_are_named(tmp_path, override, message):
-    p = write(tmp_path, "trainer: crossview\n")
+def test_values_that_would_be_silently_wrong_are_named(tmp_path, trainer, override, message):
+    """Beyond the ranges of test_config_ranges.py: a band above Nyquist, an unknown loss component
+    (silently dropped before), a negative seed."""
+    p = write(tmp_path, f"trainer: {trainer}\n")
     with pytest.raises(ConfigError, match=message):
         load_config(p, [override])
-
-
-@pytest.mark.parametrize("override, message", [
-    ("label_fraction=1.5", r"^label_fraction: must be in \[0, 1\], got 1.5"),
-    ("radar_shift_prob=-0.1", r"^radar_shift_prob: must be in \[0, 1\]"),
-    ("components=[peak, pek]", r"^components: must be distinct names from"),
-    ("teacher.batch_size=0", r"^teacher\.batch_size: "),
-    ("teacher.lr=0", r"^teacher\.lr: "),
-    ("policy.meta_every=0", r"^policy\.meta_every: "),
-    ("policy.rank=0", r"^policy\.rank: "),
-])
-def test_crossmodal_values_out_of_range_are_named(tmp_path, override, message):
-    p = write(tmp_path, "trainer: crossmodal\n")
-    with pytest.raises(ConfigError, match=message):
-        load_config(p, [override])
-
-
-def test_shipped_configs_and_defaults_are_in_range():
-    from pathlib import Path
-
-    from rppg_distill.train.config import check_ranges
-
-    check_ranges(CrossViewConfig())
-    check_ranges(CrossModalConfig())
-    configs = sorted((Path(__file__).parents[2] / "configs").glob("*.yaml"))
-    assert configs
-    for path in configs:
-        load_config(path)
 
 
 def test_yaml_syntax_errors_and_a_list_are_one_line_errors(tmp_path):
@@ -136,24 +92,14 @@ def test_yaml_syntax_errors_and_a_list_are_one_line_errors(tmp_path):
         load_config(write(tmp_path, "- trainer: crossview\n"), ["loop.epochs=2"])
     with pytest.raises(ConfigError, match=r"--set loop\.epochs: not valid YAML"):
         load_config(write(tmp_path, "trainer: crossview\n"), ["loop.epochs=[2"])
+    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ConfigError, match=r"cannot read the config file"):
-        (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00")
         load_config(tmp_path / "bin.yaml", [])
 
 
 def test_exponent_without_a_dot_is_a_float(tmp_path):
     cfg = load_config(write(tmp_path, "trainer: crossview\noptim: {lr: 1e-3}\n"), ["lam=2E-2"])
     assert (cfg.optim.lr, cfg.lam) == (1e-3, 2e-2)
-
-
-def test_train_command_refuses_a_bad_value_with_one_line(tmp_path, capsys):
-    from rppg_distill.cli import main
-
-    p = write(tmp_path, f"trainer: crossview\nloop: {{out_dir: {tmp_path / 'run'}}}\n")
-    assert main(["train", str(p), "--set", "loop.batch_size=-3"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.endswith("loop.batch_size: must be a finite number >= 1, got -3") and "\n" not in err
-    assert not (tmp_path / "run").exists()  # refused before anything was written
 
 
 def test_fit_checks_configs_built_in_python(tmp_path):
@@ -163,8 +109,8 @@ def test_fit_checks_configs_built_in_python(tmp_path):
     from .tiny_task import TinyConfig, TinyTask
 
     cfg = TinyConfig(LoopConfig(batch_size=0, device="cpu", out_dir=str(tmp_path)))
-    with pytest.raises(ConfigError, match=r"^loop\.batch_size: must be .* >= 1, got 0"):
+    with pytest.raises(ConfigError, match=r"^loop\.batch_size: must be >= 1, got 0"):
         fit(lambda d: TinyTask(d), cfg)
     cfg = TinyConfig(LoopConfig(device="cpu", out_dir=str(tmp_path)), OptimConfig(lr=float("nan")))
-    with pytest.raises(ConfigError, match=r"^optim\.lr: .* got nan"):
+    with pytest.raises(ConfigError, match=r"^optim\.lr: must be finite, got nan"):
         fit(lambda d: TinyTask(d), cfg)

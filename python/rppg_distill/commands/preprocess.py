@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import os
+import warnings
 from pathlib import Path
 
 NAME = "preprocess"
@@ -30,6 +31,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when any recording is flagged or skipped")
     parser.add_argument("--no-progress", action="store_true")
+
+
+def _reader_reason(detail: str) -> str:
+    d = detail.lower()
+    if "0 bytes" in d or "empty" in d:
+        return "empty"
+    if "fps" in d:
+        return "bad_fps"
+    if "label" in d:
+        return "label_mismatch"
+    return "unreadable"
+
+
+def _add_reader_skips(report, skipped: list, root: str) -> None:
+    """Recordings the reader could not read go into the report like the worker's flagged ones."""
+    from rppg_distill.data.cache.report import FlaggedRecording
+
+    for name, detail in skipped:
+        report.flagged.append(FlaggedRecording(str(name), str(root), _reader_reason(detail), detail))
+    report.flagged.sort(key=lambda f: f.key)
 
 
 def _load_config(path: str | None) -> dict:
@@ -63,13 +84,21 @@ def run(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as err:
         print(f"error: no reader named {args.dataset!r} ({err})")
         return 2
-    skipped: list = []  # bad recordings are reported like the ones preprocessing flags
-    records = reader.read(args.root, **{"on_error": "skip", **reader_cfg, "skipped": skipped})
+    skipped: list = []  # (name, reason) of recordings the reader could not read
+    reader_cfg.setdefault("on_error", "skip")
+    if reader_cfg["on_error"] == "skip":
+        reader_cfg["skipped"] = skipped
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # each skip is reported below, with the others
+        records = reader.read(args.root, **reader_cfg)
     if not records:
-        print(f"error: the {args.dataset} reader found no recordings in {args.root}"
-              + "".join(f"\n  skipped {name}: {why}" for name, why in skipped))
+        print(f"error: the {args.dataset} reader found no readable recordings in {args.root}"
+              + "".join(f"\n  SKIPPED: {name}: {why}" for name, why in skipped))
         return 2
-    report = preprocess(records, args.out, s, prune=args.prune, reader_skipped=skipped)
+    report = preprocess(records, args.out, s, prune=args.prune)
+    if skipped:
+        _add_reader_skips(report, skipped, args.root)
+        report.save(Path(args.out))
     print(report.summary())
     print(f"report: {Path(args.out) / 'report.json'}")
     return 1 if (args.strict and report.flagged) else 0

@@ -8,7 +8,6 @@ of BVP and HR over time. Never imports torch.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import sys
@@ -31,9 +30,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("auto", "live", "offline"), default="auto",
                    help="offline: windows without overlap, several per model call (default for "
                         "a file); live: half-overlapping windows, lower latency (default for a camera)")
-    p.add_argument("--detect-every", type=int, default=15, help="face detection every N frames")
-    p.add_argument("--detect-max-side", type=int, default=160,
-                   help="haar: detect on a copy downscaled to this longest side")
+    p.add_argument("--detect-every", type=int, default=None,
+                   help="face detection every N frames (default: the model contract's, else 15)")
+    p.add_argument("--detect-max-side", type=int, default=None,
+                   help="haar: detect on a copy downscaled to this longest side (default: as far "
+                        "as a face of 10%% of the frame's shorter side is still found)")
     p.add_argument("--hop", type=int, default=None,
                    help="samples between model windows (default: T offline, T/2 live)")
     p.add_argument("--batch-windows", type=int, default=1,
@@ -45,6 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hr-window", type=float, default=10.0, help="seconds per HR estimate")
     p.add_argument("--hr-update", type=float, default=1.0, help="re-estimate HR at most every S seconds")
     p.add_argument("--max-frames", type=int, default=None)
+    p.add_argument("--fps", type=float, default=None,
+                   help="the video's real frame rate, for a file whose header has none or a wrong "
+                        "one (timestamps become index / fps); default: the header's rate")
     p.add_argument("--camera-timeout", type=float, default=5.0,
                    help="seconds to wait for a camera's first frame")
     p.add_argument("--quiet", action="store_true", help="no live console line")
@@ -75,16 +79,29 @@ def _camera_frames(index: int, timeout_s: float, max_frames: int | None):
         cap.release()
 
 
-def _video_frames(path: str, max_frames: int | None):
+def _video_frames(path: str, max_frames: int | None, fps: float | None = None):
     from rppg_distill.data.video_io import iter_video
 
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"video not found: {p}")
-    for i, item in enumerate(iter_video(p)):
+    for i, item in enumerate(iter_video(p, fps=fps)):
         if max_frames is not None and i >= max_frames:
             return
         yield item
+
+
+def _key_frame_period(args) -> float | None:
+    """The video file's regular key-frame period (s), whose rhythm the Monitor flags; None for a
+    camera, an intra-only codec or a file OpenCV cannot probe (the frame loop reports why)."""
+    if args.camera is not None:
+        return None
+    from rppg_distill.deploy.runtime.codec_rhythm import probe_key_frame_period
+
+    try:
+        return probe_key_frame_period(args.video, args.fps)
+    except ValueError:
+        return None
 
 
 class _Console:
@@ -146,10 +163,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"rppg-distill run: cannot load model: {err}", file=sys.stderr)
         return 2
     mode = args.mode if args.mode != "auto" else ("live" if args.camera is not None else "offline")
+    key_period = _key_frame_period(args)
     cfg = MonitorConfig(mode=mode, hop=args.hop, batch_windows=args.batch_windows,
                         hr_window_s=args.hr_window, hr_update_s=args.hr_update,
                         face_backend=args.face_backend, detect_every=args.detect_every,
-                        detect_max_side=args.detect_max_side)
+                        detect_max_side=args.detect_max_side, key_frame_period_s=key_period)
     try:
         mon = Monitor(runner, cfg)
     except Exception as err:  # face backend missing etc.
@@ -159,64 +177,67 @@ def run(args: argparse.Namespace) -> int:
     from rppg_distill.deploy.runtime import prefetch
 
     source = (_camera_frames(args.camera, args.camera_timeout, args.max_frames)
-              if args.camera is not None else _video_frames(args.video, args.max_frames))
+              if args.camera is not None else _video_frames(args.video, args.max_frames,
+                                                                  args.fps))
     source = prefetch(source, args.prefetch)
     summary = {"source": args.video if args.camera is None else f"camera:{args.camera}",
                "model": str(args.model), "runner": runner.describe(), "mode": mode,
-               "contract": runner.contract.to_dict()}
+               "contract": runner.contract.to_dict(), "key_frame_period_s": key_period}
     console = _Console(args.quiet)
     hr_rows, bvp_t_all, bvp_all = [], [], []
     n = 0
     error = None
     t0 = time.perf_counter()
-    with open(out / "hr.csv", "w", newline="") as fh_hr, open(out / "bvp.csv", "w", newline="") as fh_b:
-        w_hr = csv.DictWriter(fh_hr, fieldnames=["t", "valid", "hr_bpm", "snr_db",
-                                                  "peak_concentration", "confident", "face", "status"])
-        w_hr.writeheader()
-        w_b = csv.writer(fh_b)
-        w_b.writerow(["t", "bvp"])
+    from rppg_distill.data.atomic import CsvRows
 
-        def write_bvp(ts, vs):
-            for a, b in zip(ts, vs):
-                w_b.writerow([f"{a:.4f}", f"{b:.5f}"])
-            bvp_t_all.extend(ts.tolist())
-            bvp_all.extend(vs.tolist())
-            fh_b.flush()
+    # rows are written whole as they come (CsvRows): an interrupted run or a full disk leaves
+    # valid CSV files, and summary.json is written in any case (finally)
+    try:
+        with CsvRows(out / "hr.csv", ["t", "valid", "hr_bpm", "snr_db", "peak_concentration",
+                                       "confident", "face", "status"]) as w_hr, \
+                CsvRows(out / "bvp.csv", ["t", "bvp"]) as w_b:
 
-        try:
-            t_dec = time.perf_counter()
-            for frame, ts in source:
-                mon.timer.add("decode", time.perf_counter() - t_dec)
-                r = mon.push(frame, ts)
-                n += 1
-                row = r.row()
-                w_hr.writerow(row)
-                hr_rows.append({"t": r.t, "valid": r.valid, "hr_bpm": r.hr_bpm})
-                if len(r.bvp):
-                    write_bvp(r.bvp_t, r.bvp)
-                    fh_hr.flush()
-                console.update(r, n, n / max(time.perf_counter() - t0, 1e-9))
+            def write_bvp(ts, vs):
+                w_b.write([[f"{a:.4f}", f"{b:.5f}"] for a, b in zip(ts, vs)])
+                bvp_t_all.extend(ts.tolist())
+                bvp_all.extend(vs.tolist())
+
+            try:
                 t_dec = time.perf_counter()
-            ts_, vs_ = mon.flush()
-            if len(vs_):
-                write_bvp(ts_, vs_)
-        except KeyboardInterrupt:
-            error = "interrupted"
-        except (ValueError, FileNotFoundError, RuntimeError) as err:
-            error = str(err)
-        finally:
-            fh_hr.flush()
-            fh_b.flush()
-    console.done()
-    elapsed = time.perf_counter() - t0
-    valid = [r["hr_bpm"] for r in hr_rows if r["valid"]]
-    summary.update({"frames": n, "elapsed_s": elapsed, "fps": n / elapsed if elapsed > 0 else 0.0,
-                    "valid_frames": len(valid),
-                    "hr_median_bpm": float(sorted(valid)[len(valid) // 2]) if valid else None,
-                    "stages": mon.stats()["stages"], "error": error})
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2, default=lambda o: None if isinstance(o, float) and math.isnan(o) else str(o)))
-    tmp.replace(out / "summary.json")
+                for frame, ts in source:
+                    mon.timer.add("decode", time.perf_counter() - t_dec)
+                    r = mon.push(frame, ts)
+                    n += 1
+                    w_hr.write([r.row()])
+                    hr_rows.append({"t": r.t, "valid": r.valid, "hr_bpm": r.hr_bpm})
+                    if len(r.bvp):
+                        write_bvp(r.bvp_t, r.bvp)
+                    console.update(r, n, n / max(time.perf_counter() - t0, 1e-9))
+                    t_dec = time.perf_counter()
+                ts_, vs_ = mon.flush()
+                if len(vs_):
+                    write_bvp(ts_, vs_)
+            except KeyboardInterrupt:
+                error = "interrupted"
+            except (ValueError, OSError, RuntimeError) as err:
+                from rppg_distill.errors import one_line
+
+                error = one_line(err)
+    finally:
+        console.done()
+        elapsed = time.perf_counter() - t0
+        valid = [r["hr_bpm"] for r in hr_rows if r["valid"]]
+        final = mon.last_hr()[0]
+        summary.update({"frames": n, "elapsed_s": elapsed,
+                        "fps": n / elapsed if elapsed > 0 else 0.0, "valid_frames": len(valid),
+                        "hr_median_bpm": float(sorted(valid)[len(valid) // 2]) if valid else None,
+                        "hr_final_bpm": final if math.isfinite(final) else None,
+                        "stages": mon.stats()["stages"], "error": error})
+        from rppg_distill.data.atomic import atomic_write_text
+
+        atomic_write_text(out / "summary.json", json.dumps(
+            summary, indent=2,
+            default=lambda o: None if isinstance(o, float) and math.isnan(o) else str(o)))
     if args.plot and bvp_t_all:
         write_plot(out / "plot.png", bvp_t_all, bvp_all, hr_rows)
     if error:
@@ -224,7 +245,9 @@ def run(args: argparse.Namespace) -> int:
               f"(results so far are in {out})", file=sys.stderr)
         return 1 if n else 2
     if not args.quiet:
-        med = summary["hr_median_bpm"]
-        print(f"{n} frames in {elapsed:.1f} s ({summary['fps']:.1f} fps); median HR "
-              f"{'%.1f bpm' % med if med is not None else 'n/a (no valid estimate)'}; results in {out}")
+        med, fin = summary["hr_median_bpm"], summary["hr_final_bpm"]
+        hr = (f"median HR {med:.1f} bpm" if med is not None else
+              f"HR {fin:.1f} bpm (one estimate at the end of the stream)" if fin is not None else
+              "median HR n/a (no valid estimate)")
+        print(f"{n} frames in {elapsed:.1f} s ({summary['fps']:.1f} fps); {hr}; results in {out}")
     return 0

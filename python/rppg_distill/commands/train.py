@@ -60,8 +60,11 @@ def run(args: argparse.Namespace) -> int:
     except NonFiniteLossError as err:
         print(f"rppg-distill train: {err}", file=sys.stderr)
         return 3
-    except (ResumeError, ConfigError) as err:
+    except ResumeError as err:
         print(f"rppg-distill train: {err}", file=sys.stderr)
+        return 2
+    except ConfigError as err:  # e.g. model.init_from does not fit the config
+        print(f"rppg-distill train: config error: {err}", file=sys.stderr)
         return 2
     save_config(cfg, effective)
     return 0

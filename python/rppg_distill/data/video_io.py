@@ -110,8 +110,22 @@ def avi_header_fps(path: str | Path) -> float | None:
     return None
 
 
+MAX_FPS = 1000.0  # a header rate above this is implausible (a time base, not a frame rate)
+
+
+def _check_fps(fps, path, what: str) -> float:
+    if not (isinstance(fps, (int, float)) and np.isfinite(fps) and 0 < fps <= MAX_FPS):
+        from_file = what == "in its header"
+        hint = "; pass the real rate explicitly (e.g. `rppg-distill run --fps 30`)" if from_file else ""
+        error = CorruptVideoError if from_file else ValueError
+        raise error(f"video has no valid fps {what} (got {fps!r}, need 0 < fps <= "
+                    f"{MAX_FPS:g}){hint}: {path}")
+    return float(fps)
+
+
 def video_fps(path: str | Path) -> float:
-    """Frame rate from the file header. ValueError (naming the file) if it is 0, NaN or missing.
+    """Frame rate from the file header. ValueError (naming the file) if it is 0, NaN, missing or
+    implausible (above ``MAX_FPS``).
 
     For AVI files the stream header is checked directly (see ``avi_header_fps``).
     """
@@ -119,9 +133,7 @@ def video_fps(path: str | Path) -> float:
     declared = avi_header_fps(path)
     if declared is not None:
         fps = declared
-    if not np.isfinite(fps) or fps <= 0:
-        raise CorruptVideoError(f"video has no valid fps in its header (got {fps!r}): {path}")
-    return fps
+    return _check_fps(fps, path, "in its header")
 
 
 def read_video(path: str | Path, max_frames: int | None = None) -> np.ndarray:
@@ -147,14 +159,16 @@ def read_video(path: str | Path, max_frames: int | None = None) -> np.ndarray:
 def iter_video(path: str | Path, fps: float | None = None) -> Iterator[tuple[np.ndarray, float]]:
     """Yield ``(frame uint8 [H, W, 3] RGB, timestamp_s)``.
 
-    Timestamps come from ``CAP_PROP_POS_MSEC``; where the backend gives none (0 after the first
-    frame, or non-increasing) they fall back to ``index / fps`` (``fps`` argument, else the header).
-    Raises ValueError naming the file if not a single frame decodes.
+    ``fps`` given (e.g. for a file whose header has no rate): it overrides the file, and the
+    timestamps are ``index / fps``. Otherwise the header's rate must be valid (``video_fps``:
+    an AVI header rate of 0 is an error, never FFmpeg's substituted 25 fps), and timestamps come
+    from ``CAP_PROP_POS_MSEC``, falling back to ``index / rate`` where the backend gives none
+    (0 after the first frame, or non-increasing).
+    Raises ValueError naming the file if the rate is invalid or not a single frame decodes.
     """
+    explicit = fps is not None
+    rate = _check_fps(fps, path, "given") if explicit else video_fps(path)
     cap = _open(path)
-    rate = fps
-    if rate is None:
-        rate = float(cap.get(cv2.CAP_PROP_FPS))
     n = 0
     last_t = -1.0
     try:
@@ -164,10 +178,8 @@ def iter_video(path: str | Path, fps: float | None = None) -> Iterator[tuple[np.
                 break
             t_ms = cap.get(cv2.CAP_PROP_POS_MSEC)
             t = t_ms / 1000.0 if np.isfinite(t_ms) else -1.0
-            if (t <= last_t or (n > 0 and t <= 0)) and rate and rate > 0:
+            if explicit or t <= last_t or (n > 0 and t <= 0):
                 t = n / rate
-            elif t < 0 or (n > 0 and t <= last_t):
-                raise CorruptVideoError(f"video has neither timestamps nor a valid fps: {path}")
             last_t = t
             n += 1
             yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), float(t)

@@ -29,6 +29,9 @@ def load_runner(path, **kwargs):
     from .engine_file import ENGINE_MAGIC
 
     if head.startswith(ENGINE_MAGIC):
+        if p.suffix.lower() == ".onnx":
+            raise ValueError(f"{p}: this is an rppg-distill TensorRT engine, not an ONNX model; "
+                             "name it .plan (or pass the .onnx it was built from)")
         from .trt_runner import TrtRunner
 
         return TrtRunner(p, **kwargs)

@@ -15,6 +15,9 @@ Fields:
     fs: the frame rate the model was trained at (Hz); the runtime resamples frames to it.
     output: ``bvp`` or ``diff_bvp`` (the model predicts the first difference of the pulse).
     face_box_coef: enlargement of the face box before cropping.
+    detect_every: face detection policy the model was evaluated with: None = the runtime's
+        default, 0 = detect once (first frame with a face) and keep that box (rPPG-Toolbox's
+        ``DO_DYNAMIC_DETECTION: False``), N = detect every N frames.
     band: (lo, hi) Hz, the heart-rate band used for the spectral peak.
     precision: ``fp32`` | ``fp16`` | ``int8`` (what the graph computes in).
     batch: an int for a fixed batch, or ``"dynamic"``.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 CONTRACT_KEY = "rppg_distill.contract"
@@ -45,6 +49,7 @@ class Contract:
     fs: float = 30.0
     output: str = "bvp"
     face_box_coef: float = 1.5
+    detect_every: int | None = None
     band: tuple[float, float] = (0.75, 3.0)
     precision: str = "fp32"
     batch: int | str = "dynamic"
@@ -63,6 +68,8 @@ class Contract:
                              f"height={self.height} width={self.width}")
         if not float(self.fs) > 0:
             raise ValueError(f"contract fs must be > 0, got {self.fs}")
+        if self.detect_every is not None and int(self.detect_every) < 0:
+            raise ValueError(f"contract detect_every must be None or >= 0, got {self.detect_every}")
         self.band = (float(self.band[0]), float(self.band[1]))
         if not self.package_version:
             from rppg_distill import __version__
@@ -84,12 +91,14 @@ class Contract:
     def from_dict(cls, d: dict) -> "Contract":
         if not isinstance(d, dict):
             raise ValueError(f"a model contract must be a JSON object, got {type(d).__name__}")
-        version = int(d.get("version", 0))
-        if version != CONTRACT_VERSION:
+        version = d.get("version", 0)
+        if version != CONTRACT_VERSION or isinstance(version, bool):
             raise ValueError(f"model contract version {version} is not supported by this "
                              f"rppg-distill (expects {CONTRACT_VERSION}); re-export the model")
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        fields = {k: v for k, v in d.items() if k in names}
+        check_contract_fields(fields)
+        return cls(**fields)
 
     @classmethod
     def from_json(cls, text: str) -> "Contract":
@@ -97,6 +106,71 @@ class Contract:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as err:
             raise ValueError(f"model contract is not valid JSON: {err}") from err
+
+
+# Bounds on every size a model file can ask for (a crafted contract must not make `run` allocate
+# gigabytes): 10,000 frames is 5.5 minutes at 30 fps per window; 1024 px crops; 1 kHz.
+MAX_FRAMES = 10_000
+MAX_SIDE = 1024
+MAX_FS = 1000.0
+MAX_BATCH = 4096
+OUTPUTS = ("bvp", "diff_bvp")
+PRECISIONS = ("fp32", "fp16", "int8")
+REQUIRED = ("frames", "height", "width", "fs", "normalization", "output")
+
+
+def _int_in(d: dict, key: str, lo: int, hi: int) -> None:
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"model contract field {key!r} must be an integer, got {v!r}")
+    if not lo <= v <= hi:
+        raise ValueError(f"model contract field {key!r}={v} is outside [{lo}, {hi}]")
+
+
+def _float_in(d: dict, key: str, lo: float, hi: float) -> float:
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ValueError(f"model contract field {key!r} must be a finite number, got {v!r}")
+    if not lo < v <= hi:
+        raise ValueError(f"model contract field {key!r}={v} is outside ({lo}, {hi}]")
+    return float(v)
+
+
+def check_contract_fields(d: dict) -> None:
+    """Type-check and bound the contract fields read from a file (ValueError naming the field).
+
+    Fields that shape the model input (``REQUIRED``) must be present; sizes are bounded by
+    ``MAX_FRAMES``, ``MAX_SIDE``, ``MAX_FS`` and ``MAX_BATCH``.
+    """
+    missing = [k for k in REQUIRED if k not in d]
+    if missing:
+        raise ValueError(f"model contract lacks the field(s) {missing}; re-export the model")
+    _int_in(d, "frames", 2, MAX_FRAMES)
+    for key in ("height", "width"):
+        _int_in(d, key, 8, MAX_SIDE)
+    if "channels" in d:
+        _int_in(d, "channels", 3, 3)
+    fs = _float_in(d, "fs", 0.0, MAX_FS)
+    if "face_box_coef" in d:
+        _float_in(d, "face_box_coef", 0.0, 10.0)
+    for key in ("model", "layout", "normalization", "output", "precision", "input_name",
+                "output_name", "package_version"):
+        if key in d and not isinstance(d[key], str):
+            raise ValueError(f"model contract field {key!r} must be a string, got {d[key]!r}")
+    if d["output"] not in OUTPUTS:
+        raise ValueError(f"model contract output {d['output']!r} is not one of {OUTPUTS}")
+    if "precision" in d and d["precision"] not in PRECISIONS:
+        raise ValueError(f"model contract precision {d['precision']!r} is not one of {PRECISIONS}")
+    if "batch" in d and d["batch"] != "dynamic":
+        _int_in(d, "batch", 1, MAX_BATCH)
+    if "band" in d:
+        band = d["band"]
+        ok = (isinstance(band, (list, tuple)) and len(band) == 2
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                      and math.isfinite(v) for v in band))
+        if not ok or not 0 <= band[0] < band[1] <= fs / 2:
+            raise ValueError(f"model contract band must be [lo, hi] Hz with 0 <= lo < hi <= "
+                             f"fs/2 = {fs / 2:g}, got {band!r}")
 
 
 def sidecar_path(model_path: str | Path) -> Path:
@@ -118,7 +192,13 @@ def read_sidecar(model_path: str | Path) -> Contract | None:
     p = sidecar_path(model_path)
     if not p.exists():
         return None
-    payload = json.loads(p.read_text())
+    try:
+        payload = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{p}: model contract sidecar is not valid JSON: {err}") from err
+    if not isinstance(payload, dict):
+        raise ValueError(f"{p}: model contract sidecar must be a JSON object, "
+                         f"got {type(payload).__name__}")
     return Contract.from_dict(payload.get("contract", payload))
 
 

@@ -13,6 +13,7 @@ must be <= ``rtol`` (1e-4 default).
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import warnings
 from pathlib import Path
 
@@ -243,7 +244,16 @@ def load_checkpoint_model(checkpoint: str | Path | None, arch: str | None = None
     state = None
     if checkpoint is not None:
         # weights_only: a checkpoint is user input; trainer checkpoints hold only plain types
-        ckpt = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
+        try:
+            ckpt = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
+        except (FileNotFoundError, PermissionError, IsADirectoryError):
+            raise
+        except (EOFError, RuntimeError, OSError, pickle.UnpicklingError) as err:
+            why = ("the weights-only loader refused its content"
+                   if isinstance(err, pickle.UnpicklingError)
+                   else (str(err).strip().splitlines() or [type(err).__name__])[0][:200])
+            raise ValueError(f"{checkpoint}: not a readable checkpoint (empty, truncated, or not "
+                             f"a plain-data torch file): {why}") from err
         if not isinstance(ckpt, dict):
             raise ValueError(f"{checkpoint}: not a rppg-distill checkpoint (got {type(ckpt).__name__})")
         modules = ckpt.get("modules") if isinstance(ckpt.get("modules"), dict) else {}

@@ -33,6 +33,9 @@ class TrtRunner:
         self.path = Path(path)
         header, blob = read_engine(self.path)  # format checks need no TensorRT
         self.header = header
+        if not isinstance(header.get("contract"), dict):
+            raise ValueError(f"{self.path}: the engine header carries no model contract; rebuild "
+                             "it with `rppg-distill build-engine`")
         self.contract = Contract.from_dict(header["contract"])
         self.trt = trt or import_tensorrt()
         self.cudart = cudart or import_cudart()

@@ -47,8 +47,9 @@ _ALIASES = {
 }
 
 
-def build_model(name: str, **kwargs) -> nn.Module:
-    """Build a model by registry name (case-insensitive; ``-`` and ``_`` are interchangeable).
+def resolve_name(name: str) -> str:
+    """The registry name of ``name`` (case-insensitive; ``-`` and ``_`` are interchangeable;
+    aliases such as ``efficientphys`` resolve).
 
     Raises:
         ValueError: for an unknown name (the message lists the known names).
@@ -57,7 +58,16 @@ def build_model(name: str, **kwargs) -> nn.Module:
     key = _ALIASES.get(key, _ALIASES.get(key.replace("_", ""), key))
     if key not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
-    return MODELS[key](**kwargs)
+    return key
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    """Build a model by registry name (see :func:`resolve_name`).
+
+    Raises:
+        ValueError: for an unknown name (the message lists the known names).
+    """
+    return MODELS[resolve_name(name)](**kwargs)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
@@ -68,4 +78,5 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 __all__ = [
     "EfficientPhysC", "FactorizePhys", "PhysNet", "RFConvDecoder", "SpectralPolicy", "TSM",
     "temporal_difference", "temporal_shift", "build_model", "count_parameters", "MODELS",
+    "resolve_name",
 ]

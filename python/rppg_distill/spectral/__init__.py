@@ -86,7 +86,7 @@ def peak_frequency(x, fs, band=(0.5, 3.0), *, step_hz=1.0 / 600.0, window="hann"
         x: [B, T] or [T] numpy (a tensor is accepted: no gradient, same device).
         step_hz: grid step (default 0.1 bpm).
     Returns:
-        float64 [B], or a float for 1-D input.
+        float64 [B], or a float for 1-D input; NaN for a numpy row without power (constant).
     """
     ops = _torch_impl() if _is_tensor(x) else _numpy_impl()
     return ops.peak_frequency(x, fs, band, step_hz, window, demean)

@@ -9,6 +9,19 @@ import numpy as np
 
 MIN_T = 8
 WINDOWS = ("hann", "none")
+# Upper bounds on what an argument can make the core allocate (its DFT basis holds 2 K T values):
+# at most MAX_BINS band frequencies K (0.1 bpm over 0-100 Hz is 60,000), n_fft <= MAX_N_FFT and
+# K * T <= MAX_BASIS (a 1 GiB basis in float64; 0.1 bpm over 0.75-3 Hz fits a 13-hour signal).
+MAX_BINS = 65_536
+MAX_N_FFT = 1 << 20
+MAX_BASIS = 1 << 26
+
+
+def _check_basis(T: int, count: int) -> None:
+    if count * T > MAX_BASIS:
+        raise ValueError(f"a grid of {count} frequencies for T={T} samples needs a DFT basis of "
+                         f"{count * T} entries, above the limit MAX_BASIS={MAX_BASIS}: use a coarser "
+                         "step_hz / smaller n_fft, or shorter signals")
 
 
 def _check_band(fs: float, band) -> tuple[float, float]:
@@ -40,16 +53,28 @@ def grid_range(T: int, fs: float, lo: float, hi: float, n_fft: int, step_hz: flo
             raise ValueError("give either n_fft (rfft grid) or step_hz (explicit grid), not both")
         if hi > fs / 2 + 1e-9:
             raise ValueError(f"band hi={hi} Hz is above the Nyquist frequency fs/2={fs / 2} Hz")
-        return 0, int(math.floor((hi - lo) / step_hz + 1e-9)) + 1
+        count = int(math.floor((hi - lo) / step_hz + 1e-9)) + 1
+        if count > MAX_BINS:
+            raise ValueError(f"step_hz={step_hz:g} makes a grid of {count} frequencies over band "
+                             f"({lo}, {hi}) Hz, above the limit MAX_BINS={MAX_BINS}: use a larger "
+                             "step_hz")
+        _check_basis(T, count)
+        return 0, count
     n = n_fft or T
     if n < T:
         raise ValueError(f"n_fft={n} must be >= T={T} (zero padding only)")
+    if n > MAX_N_FFT:
+        raise ValueError(f"n_fft={n} is above the limit MAX_N_FFT={MAX_N_FFT}")
     k_lo = max(0, math.ceil(lo * n / fs - 1e-9))
     k_hi = min(n // 2, math.floor(hi * n / fs + 1e-9))
+    if k_hi - k_lo + 1 > MAX_BINS:
+        raise ValueError(f"n_fft={n} puts {k_hi - k_lo + 1} rfft bins in band ({lo}, {hi}) Hz, "
+                         f"above the limit MAX_BINS={MAX_BINS}: use a smaller n_fft")
     if k_hi < k_lo:
         raise ValueError(
             f"empty band: no rfft bin (n_fft={n}, resolution fs/n={fs / n:.4g} Hz) lies inside "
             f"band ({lo}, {hi}) Hz; T={T} is too short for the band: pass a larger n_fft or step_hz")
+    _check_basis(T, k_hi - k_lo + 1)
     return k_lo, k_hi - k_lo + 1
 
 
@@ -70,7 +95,8 @@ def band_frequencies(T: int, fs: float, band=(0.5, 3.0), n_fft: int | None = Non
 
     ``step_hz=None``: the ``rfft`` bins k * fs / n_fft (n_fft defaults to T) inside ``band``
     (inclusive). ``step_hz=s``: the explicit grid lo, lo + s, ... <= hi.
-    Raises ValueError for an empty band, T too short, n_fft < T or a grid above Nyquist.
+    Raises ValueError for an empty band, T too short, n_fft < T, a grid above Nyquist, or a grid
+    over the documented limits (``MAX_BINS`` frequencies, ``n_fft <= MAX_N_FFT``).
     """
     spec = grid_spec(T, fs, band, n_fft, step_hz)
     return _frequencies(T, *spec)

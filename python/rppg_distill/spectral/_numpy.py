@@ -64,8 +64,13 @@ def rpm_components(student, teacher, fs, band, n_fft):
 
 
 def peak_frequency(x, fs, band, step_hz, window, demean):
+    """Peak (Hz) per row; NaN for a row without power (all equal after ``demean``, or all zero):
+    its spectrum has no peak, and the band's lower edge would be a made-up number."""
     x2, squeeze = _as_2d(x, "x", True)
     spec = grid_spec(x2.shape[1], fs, band, None, step_hz)
     out = load_core().peak_frequency_forward(x2, _frequencies(x2.shape[1], *spec), spec[0],
                                              check_window(window), True, bool(demean))
+    flat = (x2.max(axis=1) == x2.min(axis=1)) if demean else ~x2.any(axis=1)
+    if flat.any():
+        out = np.where(flat, np.nan, out)
     return float(out[0]) if squeeze else out

@@ -5,7 +5,7 @@ Mistakes fail *before* training starts, with the dotted key named, e.g.::
 
     ConfigError: loop.epoch: unknown key (did you mean 'epochs'?)
     ConfigError: optim.lr: expected float, got str ('fast')
-    ConfigError: loop.batch_size: must be a finite number >= 1, got -3
+    ConfigError: loop.batch_size: must be >= 1, got -3
 
 Every numeric field has a range (:func:`check_ranges`, also run by the training loop on configs
 built in Python).
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 import re
 import types
 import typing
@@ -71,6 +70,14 @@ class OptimConfig:
 class ModelConfig:
     name: str = "efficientphys_c"
     kwargs: dict[str, Any] = field(default_factory=dict)
+    # start from these weights: a model imported with `rppg-distill import-toolbox -o model.pt`
+    # (or the toolbox's .pth itself) or a trainer checkpoint; "" = random initialization.
+    # Its architecture, options and preprocessing must match (train/init_from.py checks them).
+    init_from: str = ""
+
+    def __post_init__(self):
+        if self.init_from and not Path(self.init_from).is_file():
+            raise ConfigError(f"model.init_from: no such checkpoint file: {self.init_from}")
 
 
 @dataclass
@@ -183,100 +190,6 @@ class CrossModalConfig:
 TRAINERS: dict[str, type] = {"crossview": CrossViewConfig, "crossmodal": CrossModalConfig}
 
 
-# ----------------------------------------------------------------------------- value ranges
-def _finite(v) -> bool:
-    return isinstance(v, int) or math.isfinite(v)
-
-
-def _at_least(lo):
-    def check(v):
-        if not _finite(v) or v < lo:
-            return f"must be a finite number >= {lo}, got {v!r}"
-    return check
-
-
-def _positive(v):
-    if not _finite(v) or v <= 0:
-        return f"must be a finite number > 0, got {v!r}"
-
-
-def _fraction(v):
-    if not _finite(v) or not 0.0 <= v <= 1.0:
-        return f"must be in [0, 1], got {v!r}"
-
-
-def _band(v):
-    lo, hi = v
-    if not (_finite(lo) and _finite(hi) and 0.0 <= lo < hi):
-        return f"must be [low, high] Hz with 0 <= low < high, got {list(v)}"
-
-
-def _split(v):
-    bad = [x for x in v if _fraction(x)]
-    if bad or abs(sum(v) - 1.0) > 1e-6 or v[0] <= 0:
-        return f"must be 3 fractions in [0, 1] (train > 0) that sum to 1, got {list(v)}"
-
-
-def _non_empty(v):
-    if not v:
-        return "must not be empty"
-
-
-def _each(check):
-    def each(v):
-        for i, x in enumerate(v):
-            err = check(x)
-            if err:
-                return f"item {i} {err}"
-    return each
-
-
-def _components(v):
-    known = ("peak", "off", "shape")
-    if any(c not in known for c in v) or len(set(v)) != len(v):
-        return f"must be distinct names from {list(known)}, got {list(v)}"
-
-
-# field -> check (returns an error message or None), per section class
-_RANGES: dict[type, dict[str, Any]] = {
-    LoopConfig: {"epochs": _at_least(1), "batch_size": _at_least(1), "seed": _at_least(0),
-                 "num_workers": _at_least(0), "num_threads": _at_least(0), "log_every": _at_least(0),
-                 "checkpoint_every": _at_least(0), "max_steps": _at_least(0)},
-    OptimConfig: {"lr": _positive, "weight_decay": _at_least(0.0), "grad_clip": _at_least(0.0)},
-    DataConfig: {"n_subjects": _at_least(1), "seconds": _positive, "clip_len": _at_least(2),
-                 "stride": _at_least(1), "fs": _positive, "split": _split, "img_size": _at_least(8)},
-    EvalConfig: {"band": _band, "resolution_bpm": _positive, "window_seconds": _at_least(0.0)},
-    CrossViewConfig: {"lam": _at_least(0.0), "band": _band, "n_fft": _at_least(0),
-                      "seeds": _non_empty, "lambda_sweep": _each(_at_least(0.0))},
-    TeacherConfig: {"epochs": _at_least(1), "lr": _positive, "weight_decay": _at_least(0.0),
-                    "batch_size": _at_least(1)},
-    PolicyConfig: {"meta_every": _at_least(1), "lr": _positive, "rank": _at_least(1)},
-    CrossModalConfig: {"lam": _at_least(0.0), "label_fraction": _fraction, "band": _band,
-                       "radar_shift_prob": _fraction, "radar_shift_seconds": _at_least(0.0),
-                       "seeds": _non_empty, "components": _components},
-}
-
-
-def check_ranges(cfg: Any, prefix: str = "") -> None:
-    """Raise ConfigError naming the first field whose value is out of range, in ``cfg`` and
-    its sections (any dataclass; the sections above are known), and a band above Nyquist."""
-    for name, check in _RANGES.get(type(cfg), {}).items():
-        err = check(getattr(cfg, name))
-        if err:
-            raise ConfigError(f"{prefix}{name}: {err}")
-    for f in dataclasses.fields(cfg):
-        v = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(v) and not isinstance(v, type):
-            check_ranges(v, f"{prefix}{f.name}.")
-    data = getattr(cfg, "data", None)
-    if isinstance(data, DataConfig):
-        for key, band in (("band", getattr(cfg, "band", None)),
-                          ("eval.band", getattr(getattr(cfg, "eval", None), "band", None))):
-            if band is not None and band[1] > data.fs / 2:
-                raise ConfigError(f"{prefix}{key}: the upper edge {band[1]} Hz is above the Nyquist "
-                                  f"frequency of data.fs={data.fs} ({data.fs / 2} Hz)")
-
-
 # ----------------------------------------------------------------------------- checking
 _YAML11_EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
@@ -380,6 +293,8 @@ def _merge_section_defaults(cls: type, raw: dict) -> dict:
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     """Apply ``key.sub=value`` strings (values parsed as YAML) to a raw mapping, in place."""
+    if overrides and not isinstance(raw, dict):
+        raise ConfigError(f"config: expected a mapping at the top level, got {type(raw).__name__}")
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
@@ -407,6 +322,75 @@ def from_dict(raw: dict, cls: type | None = None) -> Any:
     cfg = _build(cls, _merge_section_defaults(cls, raw))
     check_ranges(cfg)
     return cfg
+
+
+# section class -> field -> (lowest, highest, lowest excluded); a value outside is a ConfigError.
+# Every float in a config must be finite besides.
+_INF = float("inf")
+_N1 = (1, _INF, False)   # >= 1
+_N0 = (0, _INF, False)   # >= 0
+_POS = (0, _INF, True)   # > 0
+_LR = (0, 10.0, True)    # 0 < lr <= 10
+_SHARE = (0, 1, False)   # 0 <= x <= 1
+RANGES: dict[str, dict[str, tuple[float, float, bool]]] = {
+    "LoopConfig": {"epochs": _N1, "batch_size": _N1, "seed": _N0, "num_workers": _N0,
+                   "num_threads": _N0, "log_every": _N1, "checkpoint_every": _N0, "max_steps": _N0},
+    "OptimConfig": {"lr": _LR, "weight_decay": _N0, "grad_clip": _N0},
+    "DataConfig": {"n_subjects": _N1, "seconds": _POS, "clip_len": (8, _INF, False),
+                   "stride": _N1, "fs": (0, 1000.0, True), "img_size": (8, 1024, False)},
+    "EvalConfig": {"resolution_bpm": _POS, "window_seconds": _N0},
+    "CrossViewConfig": {"lam": _N0, "n_fft": _N0},
+    "TeacherConfig": {"epochs": _N0, "lr": _LR, "weight_decay": _N0, "batch_size": _N1},
+    "PolicyConfig": {"meta_every": _N1, "lr": _LR, "rank": _N1},
+    "CrossModalConfig": {"lam": _N0, "label_fraction": _SHARE, "radar_shift_prob": _SHARE,
+                         "radar_shift_seconds": _N0},
+}
+
+
+def check_ranges(cfg: Any, prefix: str = "") -> None:
+    """Range-check a built config (ConfigError naming the dotted key): ``RANGES`` per section,
+    finite floats everywhere, bands ``0 <= lo < hi``, split shares in [0, 1] summing to 1, and
+    non-empty seed lists."""
+    import math
+
+    rules = RANGES.get(type(cfg).__name__, {})
+    for f in dataclasses.fields(cfg):
+        key, v = prefix + f.name, getattr(cfg, f.name)
+        if dataclasses.is_dataclass(v):
+            check_ranges(v, key + ".")
+            continue
+        values = list(v) if isinstance(v, (list, tuple)) else [v]
+        for x in values:
+            if isinstance(x, float) and not math.isfinite(x):
+                raise ConfigError(f"{key}: must be finite, got {v!r}")
+        if f.name in rules:
+            lo, hi, open_lo = rules[f.name]
+            if not ((lo < v) if open_lo else (lo <= v)) or v > hi:
+                need = f"{'>' if open_lo else '>='} {lo:g}" + (f" and <= {hi:g}" if hi < _INF else "")
+                raise ConfigError(f"{key}: must be {need}, got {v!r}")
+        if f.name == "band" and not 0 <= v[0] < v[1]:
+            raise ConfigError(f"{key}: need 0 <= lo < hi, got {list(v)}")
+        if f.name == "split" and (min(v) < 0 or abs(sum(v) - 1.0) > 1e-6):
+            raise ConfigError(f"{key}: shares must be >= 0 and sum to 1, got {list(v)}")
+        if f.name == "seeds" and not v:
+            raise ConfigError(f"{key}: needs at least one seed")
+        if f.name == "lambda_sweep" and any(x < 0 for x in v):
+            raise ConfigError(f"{key}: weights must be >= 0, got {list(v)}")
+        if f.name == "components" and (set(v) - {"peak", "off", "shape"} or len(set(v)) != len(v)):
+            raise ConfigError(f"{key}: must be distinct names from ['peak', 'off', 'shape'], got {list(v)}")
+    _check_nyquist(cfg, prefix)
+
+
+def _check_nyquist(cfg: Any, prefix: str) -> None:
+    """A trainer's bands (``band``, ``eval.band``) must lie below the Nyquist frequency of data.fs."""
+    data = getattr(cfg, "data", None)
+    if not isinstance(data, DataConfig):
+        return
+    for key, band in (("band", getattr(cfg, "band", None)),
+                      ("eval.band", getattr(getattr(cfg, "eval", None), "band", None))):
+        if band is not None and band[1] > data.fs / 2:
+            raise ConfigError(f"{prefix}{key}: the upper edge {band[1]:g} Hz is above the Nyquist "
+                              f"frequency of data.fs={data.fs:g} ({data.fs / 2:g} Hz)")
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None, cls: type | None = None) -> Any:

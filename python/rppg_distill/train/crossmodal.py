@@ -112,10 +112,12 @@ class RPMTask(Task):
     def __init__(self, cfg: CrossModalConfig, device, train, val, teacher_state: dict | None):
         from rppg_distill.models import build_model
 
+        from .init_from import build_student
+
         self.cfg, self.device, self.train, self.val = cfg, device, train, val
         kw = dict(cfg.model.kwargs)
         kw.setdefault("img_size", cfg.data.img_size)
-        self.model = build_model(cfg.model.name, **kw)
+        self.model = build_student(cfg.model.name, kw, cfg.model.init_from, cfg.data)
         self.teacher = build_model("rf_conv_decoder")
         if teacher_state is not None:
             self.teacher.load_state_dict(teacher_state)

@@ -42,15 +42,13 @@ from rppg_distill.data.cache.worker import (  # noqa: F401,E402
 
 def preprocess(records: Sequence[Recording], cache_dir: str | os.PathLike,
                settings: PreprocessSettings | dict | None = None, *,
-               prune: bool = False, reader_skipped: Sequence[tuple[str, str]] = ()) -> CacheReport:
+               prune: bool = False) -> CacheReport:
     """Crop faces of ``records`` into ``cache_dir`` and return the report (also saved there).
 
     Args:
         records: recordings (from a reader or the synthetic generator); keys must be unique.
         settings: PreprocessSettings or a dict of its fields (tracker fields may be given flat).
         prune: delete cache entries whose key is not among ``records``.
-        reader_skipped: ``(name, reason)`` of recordings the dataset reader left out (its
-            ``skipped`` list with ``on_error="skip"``); reported as flagged "reader_skipped".
     Raises ValueError for duplicate keys or an unusable backend (before any work starts).
     """
     t0 = time.perf_counter()
@@ -67,8 +65,6 @@ def preprocess(records: Sequence[Recording], cache_dir: str | os.PathLike,
     if stale:
         report.warnings.append(f"removed {len(stale)} temporary file(s) left by an interrupted run")
     tasks, picklable = _plan_tasks(records, root, s, backend_cfg, report)
-    report.flagged += [FlaggedRecording(str(name), str(name), "reader_skipped", str(why))
-                       for name, why in reader_skipped]
     _add_results(report, _run_tasks(tasks, picklable, s))
     if prune:
         _prune(root, set(keys), report)

@@ -16,8 +16,7 @@ from rppg_distill.data.cache.store import atomic_write_bytes, atomic_write_json
 class FlaggedRecording:
     key: str
     source: str
-    reason: str  # unreadable | empty | bad_fps | no_face | face_lost | label_mismatch |
-    #              reader_skipped | io_error | error
+    reason: str  # unreadable | empty | bad_fps | no_face | face_lost | label_mismatch | io_error | error
     detail: str
     written: bool = False  # True: the entry exists in the cache (usable in part)
     retry: bool = False    # True: not a property of the input (full disk, ...); the next run retries

@@ -22,8 +22,9 @@ from rppg_distill.data.face.base import FaceBackend, NoFaceError, crop_resize, e
 class TrackerSettings:
     """Settings that change the boxes and crops (all of them go into the cache settings hash).
 
-    detect_every: run the detector every N frames (1: every frame). After a miss it retries on
-        the next frame until it finds a face again.
+    detect_every: run the detector every N frames (1: every frame). After a miss it retries
+        after 1, 2, 4, ... frames (at most ``detect_every``), so a video without a face does
+        not pay for a detection on every frame; ``backoff=False`` retries on every frame.
     smoothing: "median" (running median of the last ``window`` detections), "kalman"
         (constant-velocity Kalman filter per box coordinate) or "none".
     coef: enlarge the detected box by this factor about its centre (square boxes).
@@ -42,6 +43,7 @@ class TrackerSettings:
     max_lead_frames: int = 300
     kalman_q: float = 1.0
     kalman_r: float = 16.0
+    backoff: bool = True
 
     def __post_init__(self):
         if self.detect_every < 1 or self.window < 1 or self.size < 8 or self.coef <= 0:
@@ -106,6 +108,7 @@ class FaceTracker:
         self._box: np.ndarray | None = None  # current smoothed raw box (cx, cy, side)
         self._last_det = -(10**9)
         self._next_det = 0
+        self._misses_in_row = 0
         self.n_detections = 0
         self.n_misses = 0
 
@@ -134,7 +137,11 @@ class FaceTracker:
         """Advance one frame; returns (enlarged crop box or None when no face yet, face_ok)."""
         if self._i >= self._next_det:
             found = self._detect(frame)
-            self._next_det = self._i + (self.s.detect_every if found else 1)
+            self._misses_in_row = 0 if found else self._misses_in_row + 1
+            wait = self.s.detect_every
+            if not found:
+                wait = min(2 ** (self._misses_in_row - 1), wait) if self.s.backoff else 1
+            self._next_det = self._i + wait
         self._i += 1
         if self._box is None:
             return None, False

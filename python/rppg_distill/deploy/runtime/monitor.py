@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .codec_rhythm import explain_peak
 from .config import MODES, MonitorConfig, Result
 from .hr import peak_frequency, quality
 from .preprocess import normalize_window
@@ -74,9 +75,9 @@ class Monitor:
             if cfg.face_backend == "haar" and cfg.detect_max_side:
                 kw.setdefault("max_side", int(cfg.detect_max_side))
             face_backend = get_face_backend(cfg.face_backend, **kw)
-        max_hold = cfg.max_hold if cfg.max_hold is not None else 2 * int(cfg.detect_every)
+        detect_every, max_hold = cfg.face_detection(c)
         self.tracker = FaceTracker(face_backend, TrackerSettings(
-            detect_every=cfg.detect_every, coef=c.face_box_coef, size=int(c.height),
+            detect_every=detect_every, coef=c.face_box_coef, size=int(c.height),
             max_hold=max_hold))
         self._ola = OverlapAdd(self.T, c.output)   # overlap-add stitching of model windows
         self.timer = StageTimer()
@@ -112,6 +113,8 @@ class Monitor:
         self._ola.reset()            # stitched signal; samples [0, _ola.final) already emitted
         self._hr = (math.nan, math.nan, math.nan, False)
         self._have_hr = False
+        self._invalid = None         # why the last HR window was rejected: "no_signal",
+                                     # "codec_rhythm" (status of the frames that follow)
         self._pending = []           # offline batching: (start, model input [C, T, H, W])
         self._covered = 0            # end of the last window queued
         self._last_hr_end = None     # sample index of the last HR estimate
@@ -143,7 +146,8 @@ class Monitor:
                       snr_db=snr if valid else math.nan,
                       peak_concentration=conc if valid else math.nan,
                       confident=bool(conf and valid), face=face,
-                      status=status if not (status == "ok" and not valid) else "warming_up",
+                      status=status if not (status == "ok" and not valid)
+                      else (self._invalid or "warming_up"),
                       updated=updated,
                       bvp_t=bvp_t if bvp_t is not None else np.zeros(0),
                       bvp=bvp if bvp is not None else np.zeros(0, np.float32))
@@ -207,6 +211,17 @@ class Monitor:
         lo = max(end - min(self.hr_n, end) - base, 0)
         sig = self._ola.values(base + lo, end)
         f = float(peak_frequency(sig.astype(np.float32), self.fs, self.contract.band))
+        self._last_hr_end = end
+        self._invalid = None
+        if not math.isfinite(f):  # flat (or NaN, zeroed by OverlapAdd) model output: no pulse power
+            self._invalid = "no_signal"
+        elif self.cfg.key_frame_period_s and explain_peak(
+                sig, self.fs, self.contract.band, f, self.cfg.key_frame_period_s):
+            self._invalid = "codec_rhythm"  # the peak is the key-frame rhythm or its beat
+        if self._invalid:
+            self._hr = (math.nan, math.nan, math.nan, False)
+            self._have_hr = False
+            return
         hr = 60.0 * f
         try:
             snr, conc = quality(sig, self.fs, hr, self.contract.band)
@@ -215,7 +230,6 @@ class Monitor:
         conf = (snr >= self.cfg.min_snr_db) and (conc >= self.cfg.min_peak_concentration)
         self._hr = (hr, snr, conc, bool(conf))
         self._have_hr = True
-        self._last_hr_end = end
 
     def _trim(self, end: int) -> None:
         """Keep only what the HR window and the next windows need."""

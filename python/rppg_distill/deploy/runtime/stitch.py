@@ -37,7 +37,10 @@ class OverlapAdd:
 
     def add(self, start: int, y: np.ndarray, only_from: int | None = None) -> None:
         """Add model output ``y`` [T] for the window starting at sample ``start``. ``only_from``:
-        the window adds to the stitched signal from this sample on (the tail window)."""
+        the window adds to the stitched signal from this sample on (the tail window). A window
+        with a NaN/inf output adds zeros (no pulse power: the HR reads ``no_signal``)."""
+        if not np.isfinite(y).all():
+            y = np.zeros(len(y))
         if self.output == "diff_bvp":
             y = np.cumsum(y)
             k = np.arange(len(y))
