@@ -67,3 +67,50 @@ def test_roundtrip():
 def test_missing_trainer(tmp_path):
     with pytest.raises(ConfigError, match="trainer"):
         load_config(write(tmp_path, "lam: 0.1\n"))
+
+
+@pytest.mark.parametrize("trainer, override, message", [
+    ("crossview", "band=[0.5, 20.0]", r"^band: the upper edge 20 Hz is above the Nyquist frequency "
+                                      r"of data\.fs=30 \(15 Hz\)"),
+    ("crossview", "eval.band=[0.5, 16]", r"^eval\.band: the upper edge 16 Hz is above the Nyquist"),
+    ("crossmodal", "components=[peak, pek]", r"^components: must be distinct names from"),
+    ("crossmodal", "components=[peak, peak]", r"^components: must be distinct names from"),
+    ("crossview", "loop.seed=-1", r"^loop\.seed: must be >= 0, got -1"),
+])
+def test_values_that_would_be_silently_wrong_are_named(tmp_path, trainer, override, message):
+    """Beyond the ranges of test_config_ranges.py: a band above Nyquist, an unknown loss component
+    (silently dropped before), a negative seed."""
+    p = write(tmp_path, f"trainer: {trainer}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(p, [override])
+
+
+def test_yaml_syntax_errors_and_a_list_are_one_line_errors(tmp_path):
+    with pytest.raises(ConfigError, match=r"c\.yaml: not valid YAML at line \d+, column \d+"):
+        load_config(write(tmp_path, "trainer: crossview\nloop: {epochs: 2\n"))
+    with pytest.raises(ConfigError, match=r"expected a mapping of keys at the top level, got a list"):
+        load_config(write(tmp_path, "- trainer: crossview\n"), ["loop.epochs=2"])
+    with pytest.raises(ConfigError, match=r"--set loop\.epochs: not valid YAML"):
+        load_config(write(tmp_path, "trainer: crossview\n"), ["loop.epochs=[2"])
+    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match=r"cannot read the config file"):
+        load_config(tmp_path / "bin.yaml", [])
+
+
+def test_exponent_without_a_dot_is_a_float(tmp_path):
+    cfg = load_config(write(tmp_path, "trainer: crossview\noptim: {lr: 1e-3}\n"), ["lam=2E-2"])
+    assert (cfg.optim.lr, cfg.lam) == (1e-3, 2e-2)
+
+
+def test_fit_checks_configs_built_in_python(tmp_path):
+    from rppg_distill.train.config import LoopConfig, OptimConfig
+    from rppg_distill.train.loop import fit
+
+    from .tiny_task import TinyConfig, TinyTask
+
+    cfg = TinyConfig(LoopConfig(batch_size=0, device="cpu", out_dir=str(tmp_path)))
+    with pytest.raises(ConfigError, match=r"^loop\.batch_size: must be >= 1, got 0"):
+        fit(lambda d: TinyTask(d), cfg)
+    cfg = TinyConfig(LoopConfig(device="cpu", out_dir=str(tmp_path)), OptimConfig(lr=float("nan")))
+    with pytest.raises(ConfigError, match=r"^optim\.lr: must be finite, got nan"):
+        fit(lambda d: TinyTask(d), cfg)

@@ -1,4 +1,5 @@
-"""`rppg-distill train CONFIG [--resume] [--set key=value ...]`: run a trainer from a YAML config."""
+"""`rppg-distill train CONFIG [--resume [--allow-config-change KEY ...]] [--set key=value ...]`:
+run a trainer from a YAML config."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from <out_dir>/.../checkpoints/last.pt")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (dotted), e.g. --set loop.epochs=2; repeatable")
+    parser.add_argument("--allow-config-change", dest="allow_changes", action="append", default=[],
+                        metavar="KEY", help="with --resume: continue with a new value of this config "
+                        "key (dotted, or a section); recorded in the run's config_changes.jsonl; repeatable")
     parser.add_argument("--shift-sweep", action="store_true",
                         help="crossmodal: run the radar-shift robustness experiment (p = 0 and 1)")
 
@@ -29,14 +33,21 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from pathlib import Path
 
-    save_config(cfg, Path(cfg.loop.out_dir) / "effective_config.yaml")
-    from rppg_distill.train.loop import NonFiniteLossError
+    if args.allow_changes and not args.resume:
+        print("rppg-distill train: --allow-config-change needs --resume", file=sys.stderr)
+        return 2
+    effective = Path(cfg.loop.out_dir) / "effective_config.yaml"
+    if not (args.resume and effective.exists()):  # a refused resume keeps the config it ran with
+        save_config(cfg, effective)
+    from rppg_distill.train.loop import NonFiniteLossError, Resume, ResumeError
 
+    allow = tuple(k.strip() for item in args.allow_changes for k in item.split(",") if k.strip())
+    resume = Resume(allow) if args.resume else False
     try:
         if cfg.trainer == "crossview":
             from rppg_distill.train import crossview
 
-            results = crossview.run_crossview(cfg, resume=args.resume)
+            results = crossview.run_crossview(cfg, resume=resume)
             print(crossview.format_table(crossview.summarize(results)))
         else:
             from rppg_distill.train import crossmodal
@@ -44,12 +55,16 @@ def run(args: argparse.Namespace) -> int:
             if args.shift_sweep:
                 print(json.dumps(crossmodal.shift_robustness(cfg), indent=1))
             else:
-                for r in crossmodal.run_crossmodal(cfg, resume=args.resume):
+                for r in crossmodal.run_crossmodal(cfg, resume=resume):
                     print(json.dumps({"seed": r["seed"], **r["test"]}))
     except NonFiniteLossError as err:
         print(f"rppg-distill train: {err}", file=sys.stderr)
         return 3
+    except ResumeError as err:
+        print(f"rppg-distill train: {err}", file=sys.stderr)
+        return 2
     except ConfigError as err:  # e.g. model.init_from does not fit the config
         print(f"rppg-distill train: config error: {err}", file=sys.stderr)
         return 2
+    save_config(cfg, effective)
     return 0

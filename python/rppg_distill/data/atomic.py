@@ -1,7 +1,9 @@
 """Atomic file writes: write a temporary file in the target's folder, then ``os.replace`` it.
 
 A reader never sees a half-written file; a failed write leaves the old file (if any) and no
-temporary behind. Numpy/stdlib only (used by the torch-free data paths).
+temporary behind. Numpy/stdlib only (used by the torch-free data paths). The temporary name
+``.<name>.tmp-<pid>.<random>`` carries the writer's PID, so a file left by a killed process can
+be told from one being written (``rppg_distill.data.cache.store.remove_stale_temps``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ def atomic_save(path: str | Path, save: Callable[[str], None], *, suffix: str = 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}.", suffix=suffix,
+                               dir=path.parent)
     os.close(fd)
     try:
         save(tmp)

@@ -115,8 +115,17 @@ class CheckpointWriter:
 
 
 def restore(state: "TrainState", path: Path, device: torch.device,
-            log: Callable[[str], None] = print) -> bool:
-    """Continue from the checkpoint at ``path`` if there is one; True when ``state`` was restored."""
+            log: Callable[[str], None] = print, allow_changes: tuple[str, ...] = (),
+            record: Path | None = None) -> bool:
+    """Continue from the checkpoint at ``path`` if there is one; True when ``state`` was restored.
+
+    The checkpoint's config is compared with ``state.config`` first (:mod:`.resume`): a change
+    that the run cannot honour raises :class:`~.resume.ResumeError` naming the keys; accepted
+    changes are logged and, when ``record`` is given, appended to that file. A model that does
+    not fit the checkpoint's weights raises ResumeError too.
+    """
+    from .resume import record_changes, review_changes
+
     if not path.exists():
         log(f"--resume: no checkpoint at {path}; starting from scratch")
         return False
@@ -124,7 +133,17 @@ def restore(state: "TrainState", path: Path, device: torch.device,
     if ckpt.get("world_size", 1) != state.world:
         log(f"warning: resuming a run saved with world size {ckpt.get('world_size')} on {state.world}; "
             "the data order will differ from an uninterrupted run")
-    state.restore(ckpt)
+    changes = review_changes(ckpt, state, tuple(allow_changes))
+    state.restore(ckpt, source=path)
+    for c in changes:
+        if c.how == "override" and c.key in ("optim.lr", "optim.weight_decay"):
+            for group in state.optimizer.param_groups:  # the restored state holds the old value
+                group[c.key.split(".")[1]] = c.new
+    if [c for c in changes if c.how != "harmless"]:
+        log("--resume: continuing with config changes: "
+            + ", ".join(f"{c.key} {c.old} -> {c.new} ({c.how})" for c in changes if c.how != "harmless"))
+        if record is not None:
+            record_changes(record, changes, state.progress.step)
     p = state.progress
     log(f"resumed from {path} at step {p.step} (epoch {p.epoch}, batch {p.step_in_epoch})")
     return True

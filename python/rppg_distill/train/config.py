@@ -5,6 +5,10 @@ Mistakes fail *before* training starts, with the dotted key named, e.g.::
 
     ConfigError: loop.epoch: unknown key (did you mean 'epochs'?)
     ConfigError: optim.lr: expected float, got str ('fast')
+    ConfigError: loop.batch_size: must be >= 1, got -3
+
+Every numeric field has a range (:func:`check_ranges`, also run by the training loop on configs
+built in Python).
 
 Overrides from the command line (``--set loop.epochs=2``) are parsed with ``yaml.safe_load`` and
 applied to the raw mapping before validation, so they are checked the same way.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -186,6 +191,9 @@ TRAINERS: dict[str, type] = {"crossview": CrossViewConfig, "crossmodal": CrossMo
 
 
 # ----------------------------------------------------------------------------- checking
+_YAML11_EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
@@ -239,6 +247,8 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected int, got {type(value).__name__} ({value!r})")
         return value
     if tp is float:
+        if isinstance(value, str) and _YAML11_EXPONENT.match(value):
+            value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected float, got {type(value).__name__} ({value!r})")
         return float(value)
@@ -289,7 +299,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
         key, text = item.split("=", 1)
-        value = yaml.safe_load(text) if text.strip() else ""
+        value = _parse_yaml(text, f"--set {key.strip()}") if text.strip() else ""
         node = raw
         parts = key.strip().split(".")
         for p in parts[:-1]:
@@ -323,8 +333,8 @@ _POS = (0, _INF, True)   # > 0
 _LR = (0, 10.0, True)    # 0 < lr <= 10
 _SHARE = (0, 1, False)   # 0 <= x <= 1
 RANGES: dict[str, dict[str, tuple[float, float, bool]]] = {
-    "LoopConfig": {"epochs": _N1, "batch_size": _N1, "num_workers": _N0, "num_threads": _N0,
-                   "log_every": _N1, "checkpoint_every": _N0, "max_steps": _N0},
+    "LoopConfig": {"epochs": _N1, "batch_size": _N1, "seed": _N0, "num_workers": _N0,
+                   "num_threads": _N0, "log_every": _N1, "checkpoint_every": _N0, "max_steps": _N0},
     "OptimConfig": {"lr": _LR, "weight_decay": _N0, "grad_clip": _N0},
     "DataConfig": {"n_subjects": _N1, "seconds": _POS, "clip_len": (8, _INF, False),
                    "stride": _N1, "fs": (0, 1000.0, True), "img_size": (8, 1024, False)},
@@ -366,6 +376,21 @@ def check_ranges(cfg: Any, prefix: str = "") -> None:
             raise ConfigError(f"{key}: needs at least one seed")
         if f.name == "lambda_sweep" and any(x < 0 for x in v):
             raise ConfigError(f"{key}: weights must be >= 0, got {list(v)}")
+        if f.name == "components" and (set(v) - {"peak", "off", "shape"} or len(set(v)) != len(v)):
+            raise ConfigError(f"{key}: must be distinct names from ['peak', 'off', 'shape'], got {list(v)}")
+    _check_nyquist(cfg, prefix)
+
+
+def _check_nyquist(cfg: Any, prefix: str) -> None:
+    """A trainer's bands (``band``, ``eval.band``) must lie below the Nyquist frequency of data.fs."""
+    data = getattr(cfg, "data", None)
+    if not isinstance(data, DataConfig):
+        return
+    for key, band in (("band", getattr(cfg, "band", None)),
+                      ("eval.band", getattr(getattr(cfg, "eval", None), "band", None))):
+        if band is not None and band[1] > data.fs / 2:
+            raise ConfigError(f"{prefix}{key}: the upper edge {band[1]:g} Hz is above the Nyquist "
+                              f"frequency of data.fs={data.fs:g} ({data.fs / 2:g} Hz)")
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None, cls: type | None = None) -> Any:
@@ -373,10 +398,28 @@ def load_config(path: str | Path, overrides: list[str] | None = None, cls: type 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    with open(path) as fh:
-        raw = yaml.safe_load(fh) or {}
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read the config file {path}: {err}") from None
+    raw = _parse_yaml(text, f"config file {path}")
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of keys at the top level, "
+                          f"got a {type(raw).__name__}")
     apply_overrides(raw, overrides or [])
     return from_dict(raw, cls)
+
+
+def _parse_yaml(text: str, what: str) -> Any:
+    """``yaml.safe_load`` with a syntax error turned into a one-line ConfigError naming ``what``."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{what}: not valid YAML{where}: {problem}") from None
 
 
 def to_dict(cfg: Any) -> dict:

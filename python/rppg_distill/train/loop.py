@@ -36,11 +36,12 @@ from torch import nn
 
 from .checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointWriter, atomic_torch_save,
                          get_rng_state, load_checkpoint, restore, set_rng_state, versions)
-from .config import LoopConfig, OptimConfig, to_dict
+from .config import LoopConfig, OptimConfig, check_ranges, to_dict
 from .distributed import Placement, place_process, select_device, unwrap, wrap_ddp
 from .metrics_log import MetricsLog, RunningMeans, _plain
 from .optim import build_optimizer
 from .order import batches_for_epoch, epoch_loader, epoch_order
+from .resume import Resume, ResumeError
 from .setup import configure_torch, seed_everything, setup_amp
 from .state import Best, TrainState
 from .step import NonFiniteLossError, StepRunner
@@ -50,7 +51,7 @@ __all__ = [
     "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "FitResult", "MetricsLog", "NonFiniteLossError",
     "RunConfig", "Task", "atomic_torch_save", "batches_for_epoch", "build_optimizer", "epoch_order",
     "fit", "get_rng_state", "load_checkpoint", "select_device", "seed_everything", "set_rng_state",
-    "unwrap", "versions",
+    "unwrap", "versions", "Resume", "ResumeError",
 ]
 
 
@@ -76,7 +77,7 @@ class FitResult:
     seconds: float = 0.0
 
 
-def fit(build_task: Callable[[torch.device], Task], cfg: RunConfig, *, resume: bool = False,
+def fit(build_task: Callable[[torch.device], Task], cfg: RunConfig, *, resume: bool | Resume = False,
         out_dir: str | Path | None = None, log: Callable[[str], None] = print) -> FitResult:
     """Train ``build_task(device)`` with the shared loop.
 
@@ -84,7 +85,9 @@ def fit(build_task: Callable[[torch.device], Task], cfg: RunConfig, *, resume: b
         build_task: called once, after seeding, with the chosen device; returns the :class:`Task`.
         cfg: the trainer config: ``cfg.loop`` drives the loop, ``cfg.optim.grad_clip`` the clipping;
             the whole config is stored in every checkpoint.
-        resume: continue from ``<out_dir>/checkpoints/last.pt`` if it exists.
+        resume: continue from ``<out_dir>/checkpoints/last.pt`` if it exists; a
+            :class:`~.resume.Resume` names config keys whose new value is accepted (else a config
+            that differs from the checkpoint's raises :class:`~.resume.ResumeError`).
         out_dir: overrides ``cfg.loop.out_dir``.
 
     Raises:
@@ -92,13 +95,17 @@ def fit(build_task: Callable[[torch.device], Task], cfg: RunConfig, *, resume: b
             state before the failing step.
     """
     t_start = time.time()
+    check_ranges(cfg)  # configs built in Python, not only those loaded from YAML
     loop = cfg.loop
     out = Path(out_dir or loop.out_dir)
     placement = place_process(loop.device)
     configure_torch(loop)
     task = build_task(placement.device)
     run = _Run.create(task, cfg, placement, out, t_start, log)
-    restored = resume and restore(run.state, run.writer.last, placement.device, log)
+    restored = bool(resume) and restore(
+        run.state, run.writer.last, placement.device, log,
+        allow_changes=getattr(resume, "allow_changes", ()),
+        record=out / "config_changes.jsonl" if placement.is_main else None)
     if restored:
         run.metrics_log.truncate_after(run.state.progress.step)
     else:

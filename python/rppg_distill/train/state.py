@@ -81,11 +81,26 @@ class TrainState:
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
 
-    def restore(self, ckpt: dict) -> None:
-        """Load weights, optimizer/scheduler/scaler, task extras, RNG and position from ``ckpt``."""
+    def restore(self, ckpt: dict, source: Any = "the checkpoint") -> None:
+        """Load weights, optimizer/scheduler/scaler, task extras, RNG and position from ``ckpt``.
+
+        Raises :class:`~.resume.ResumeError` (naming ``source``) when the task's modules or
+        optimizer do not fit the checkpoint's (another architecture or model size)."""
+        from .resume import ResumeError
+
+        saved = ckpt.get("modules") or {}
         for k, m in self.task.modules().items():
-            m.load_state_dict(ckpt["modules"][k])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
+            problem = _state_dict_mismatch(m.state_dict(), saved.get(k))
+            if problem:
+                raise ResumeError(f"--resume: {source} holds a different model than the config "
+                                  f"builds ({k}: {problem}); start a new out_dir or use the "
+                                  "checkpoint's model settings")
+            m.load_state_dict(saved[k])
+        try:
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+        except (ValueError, KeyError) as err:
+            raise ResumeError(f"--resume: the optimizer state in {source} does not fit this "
+                              f"run's parameters ({err}); start a new out_dir") from None
         if self.scheduler is not None and ckpt.get("scheduler") is not None:
             self.scheduler.load_state_dict(ckpt["scheduler"])
         if ckpt.get("scaler") and self.scaler.is_enabled():
@@ -97,3 +112,21 @@ class TrainState:
         best = ckpt.get("best") or {}
         if best.get("metric") == self.best.metric and best.get("mode") == self.best.mode:
             self.best = Best(**best)
+
+
+def _state_dict_mismatch(want: dict, saved: dict | None) -> str | None:
+    """A short description of how ``saved`` differs from ``want`` in keys and shapes, or None."""
+    if saved is None:
+        return "no weights for it in the checkpoint"
+    missing = [k for k in want if k not in saved]
+    extra = [k for k in saved if k not in want]
+    shapes = [f"{k} {tuple(saved[k].shape)} vs {tuple(v.shape)}" for k, v in want.items()
+              if k in saved and hasattr(saved[k], "shape") and tuple(saved[k].shape) != tuple(v.shape)]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing weights, e.g. {missing[0]}")
+    if extra:
+        parts.append(f"{len(extra)} unexpected weights, e.g. {extra[0]}")
+    if shapes:
+        parts.append(f"{len(shapes)} shape mismatches, e.g. {shapes[0]} (checkpoint vs config)")
+    return "; ".join(parts) or None

@@ -27,7 +27,8 @@ from rppg_distill.data.cache.plan import _hashes, _plan
 from rppg_distill.data.cache.report import CacheReport, FlaggedRecording
 from rppg_distill.data.cache.settings import PreprocessSettings
 from rppg_distill.data.cache.sources import _streamable
-from rppg_distill.data.cache.store import MANIFEST, read_manifest
+from rppg_distill.data.cache.store import (ENTRY_FILES, MANIFEST, entry_problem, read_manifest,
+                                           remove_stale_temps)
 from rppg_distill.data.cache.worker import _backend, _run_task, _worker_init
 from rppg_distill.data.types import Recording
 
@@ -60,6 +61,9 @@ def preprocess(records: Sequence[Recording], cache_dir: str | os.PathLike,
         raise ValueError(f"duplicate recording keys: {dup}")
     backend_cfg = _backend(s.backend, s.backend_cfg).config()  # fails early with a clear message
     report = CacheReport(cache_dir=str(root), settings={**s.to_dict(), "backend_config": backend_cfg})
+    stale = remove_stale_temps(root)
+    if stale:
+        report.warnings.append(f"removed {len(stale)} temporary file(s) left by an interrupted run")
     tasks, picklable = _plan_tasks(records, root, s, backend_cfg, report)
     _add_results(report, _run_tasks(tasks, picklable, s))
     if prune:
@@ -78,6 +82,10 @@ def _plan_tasks(records: Sequence[Recording], root: Path, s: PreprocessSettings,
         out = root / rec.key
         hashes = _hashes(rec, backend_cfg, s)
         prev = read_manifest(out)
+        problem = entry_problem(out, prev) if prev is not None else None
+        if problem:
+            report.warnings.append(f"{rec.key}: entry does not match its manifest ({problem}); redone")
+            prev = None
         mode = _plan(prev, hashes)
         if mode == "reuse":
             report.reused.append(rec.key)
@@ -158,9 +166,9 @@ def _add_results(report: CacheReport, results: list[tuple[str, dict]]) -> None:
         key = m["key"]
         {"full": report.processed, "recrop": report.recropped,
          "relabel": report.relabelled}[mode].append(key)
-        if m["status"] == "flagged":
+        if m["status"] in ("flagged", "failed"):
             report.flagged.append(FlaggedRecording(key, m["source"], m["reason"], m["detail"],
-                                                   bool(m.get("written"))))
+                                                   bool(m.get("written")), m["status"] == "failed"))
         elif mode != "relabel":
             report.n_frames += int(m.get("n_frames", 0))
         report.warnings += [f"{key}: {w}" for w in m.get("warnings", [])]
@@ -168,8 +176,12 @@ def _add_results(report: CacheReport, results: list[tuple[str, dict]]) -> None:
 
 
 def _prune(root: Path, wanted: set[str], report: CacheReport) -> None:
-    """Delete cache entries whose key is not in ``wanted``."""
+    """Delete cache entries whose key is not in ``wanted`` (also incomplete ones: folders holding
+    nothing but entry files)."""
     for d in root.iterdir():
-        if d.is_dir() and d.name not in wanted and (d / MANIFEST).exists():
+        if not d.is_dir() or d.name.startswith(".") or d.name in wanted:
+            continue
+        if (d / MANIFEST).exists() or all(f.name in ENTRY_FILES or f.name.startswith(".")
+                                          for f in d.iterdir()):
             shutil.rmtree(d)
             report.warnings.append(f"pruned stale entry {d.name}")

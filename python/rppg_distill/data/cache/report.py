@@ -16,9 +16,10 @@ from rppg_distill.data.cache.store import atomic_write_bytes, atomic_write_json
 class FlaggedRecording:
     key: str
     source: str
-    reason: str  # unreadable | empty | bad_fps | no_face | face_lost | label_mismatch | error
+    reason: str  # unreadable | empty | bad_fps | no_face | face_lost | label_mismatch | io_error | error
     detail: str
     written: bool = False  # True: the entry exists in the cache (usable in part)
+    retry: bool = False    # True: not a property of the input (full disk, ...); the next run retries
 
 
 @dataclass
@@ -59,7 +60,8 @@ class CacheReport:
                  f"{len(self.flagged) - len(self.skipped)} flagged but written; "
                  f"{self.n_frames} frames in {self.seconds:.1f} s"]
         for f in self.flagged:
-            what = "flagged (written)" if f.written else "SKIPPED"
+            what = ("flagged (written)" if f.written
+                    else "FAILED (retried by the next run)" if f.retry else "SKIPPED")
             lines.append(f"  {what}: {f.key} [{f.reason}] {f.detail} ({f.source})")
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)

@@ -10,8 +10,10 @@ One folder per recording, named by ``Recording.key``::
                       manifest.json  written last: its presence with matching hashes = complete
     <cache_dir>/report.json, report.txt   the last preprocessing report
 
-Every file is written to a temporary name and renamed into place (``os.replace``), so a reader
-never sees a half-written file and an interrupted run leaves only stale entries to redo.
+An entry is built in a staging folder ``<cache_dir>/.<key>.tmp-<pid>`` and renamed into place as
+a whole (:func:`commit_entry`), so its files and manifest always belong together: an interrupted
+run leaves the previous entry (or none) and a staging folder that the next run removes
+(:func:`remove_stale_temps`, by the writer's PID). Each file is still written atomically.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import hashlib
 import io
 import json
 import os
+import re
+import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -123,11 +127,123 @@ class NpyStreamWriter:
         return self.sha.hexdigest()
 
     def abort(self) -> None:
+        """Drop the temporary file. Never raises: it runs while another error is on its way up
+        (closing flushes the buffer, which fails again on a full disk)."""
         try:
             self._f.close()
-        finally:
-            if self.tmp.exists():
-                self.tmp.unlink()
+        except OSError:
+            pass
+        try:
+            self.tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+# ----------------------------------------------------------------------------- entry commit
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<pid>\d+)(?:\..*)?$")
+ENTRY_FILES = frozenset({"frames.npy", "boxes.npy", "face_ok.npy", "bvp.npy", "radar.npy", MANIFEST})
+
+
+def staging_dir(entry_dir: Path) -> Path:
+    """The folder an entry is built in before :func:`commit_entry` renames it to ``entry_dir``."""
+    entry_dir = Path(entry_dir)
+    return entry_dir.with_name(f".{entry_dir.name}.tmp-{os.getpid()}")
+
+
+def commit_entry(staged: Path, entry_dir: Path) -> None:
+    """Replace the folder ``entry_dir`` by the complete folder ``staged`` (same parent).
+
+    Two renames: the old entry moves aside, the new one into place. An exception between them
+    puts the old entry back; a killed process leaves no entry (redone by the next run, which
+    also removes the moved-aside folder), never a mix of old and new files.
+    """
+    entry_dir = Path(entry_dir)
+    old = None
+    if entry_dir.exists():
+        old = entry_dir.with_name(f".{entry_dir.name}.old-{os.getpid()}")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(entry_dir, old)
+    try:
+        os.replace(staged, entry_dir)
+    except BaseException:
+        if old is not None:
+            os.replace(old, entry_dir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process with this id exists and is not a zombie (Linux: /proc state)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def remove_stale_temps(root: Path) -> list[Path]:
+    """Delete temporary files and staging folders (``.<name>.tmp-<pid>[.x]``, ``.<name>.old-<pid>``)
+    in ``root`` and its entry folders whose writing process is gone; returns what was removed."""
+    root = Path(root)
+    removed = []
+    for folder in [root] + [d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")]:
+        for p in folder.iterdir():
+            hit = _TEMP_NAME.match(p.name)
+            if hit is None or pid_alive(int(hit["pid"])):
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+def _npy_shape(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, data offset) from a .npy header without reading the data."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)
+        shape, _fortran, dtype = read(f)
+        return tuple(shape), np.dtype(dtype), f.tell()
+
+
+def entry_problem(entry_dir: Path, manifest: dict) -> str | None:
+    """Why the files of a written entry do not match its manifest (None: they do).
+
+    Cheap (headers and sizes, no data read): the listed files exist, frames.npy is uint8
+    ``[n_frames, crop_size, crop_size, 3]`` and complete, boxes/face_ok have ``n_frames`` rows.
+    """
+    entry_dir = Path(entry_dir)
+    files = manifest.get("files", {})
+    n = manifest.get("n_frames")
+    want = {"frames": (n, manifest.get("crop_size"), manifest.get("crop_size"), 3),
+            "boxes": (n, 4), "face_ok": (n,)}
+    for name, fn in files.items():
+        path = entry_dir / fn
+        try:
+            shape, dtype, offset = _npy_shape(path)
+            size = path.stat().st_size
+        except (OSError, ValueError) as err:
+            return f"{fn}: {err}"
+        if name in want and shape != tuple(want[name]):
+            return f"{fn} has shape {shape}, the manifest says {tuple(want[name])}"
+        if name == "frames" and dtype != np.uint8:
+            return f"{fn} has dtype {dtype}, expected uint8"
+        if size < offset + int(np.prod(shape)) * dtype.itemsize:
+            return f"{fn} is truncated ({size} bytes)"
+    return None
 
 
 def read_manifest(entry_dir: Path) -> dict | None:
@@ -230,7 +346,8 @@ class ClipCache:
 
     def refresh(self) -> None:
         self._entries.clear()
-        for d in sorted(p for p in self.root.iterdir() if p.is_dir()):
+        # hidden folders are staging or moved-aside entries (see commit_entry), never live ones
+        for d in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             m = read_manifest(d)
             if m is not None:
                 self._entries[m["key"]] = CacheEntry(d, m)

@@ -2,17 +2,21 @@
 
 ``process_recording(rec, out, settings, hashes, mode, prev) -> manifest`` streams frames through
 the face tracker (mode "full"), re-crops with stored boxes ("recrop") or rewrites labels only
-("relabel"); entry files are written atomically. Problems become a flagged manifest (or raise
-with ``on_error="raise"``), their reason chosen by the error's type: ``no_face``
-(:class:`NoFaceError`), ``empty`` (:class:`~rppg_distill.data.video_io.EmptyVideoError`),
-``unreadable`` (any other :class:`~rppg_distill.data.video_io.VideoReadError`), ``bad_fps``,
-``label_mismatch``, and ``error`` for anything unexpected (with a traceback).
+("relabel"); the entry is built in a staging folder and committed as a whole. Problems of the
+input become a stored flagged manifest (or raise with ``on_error="raise"``), their reason chosen
+by the error's type: ``no_face`` (:class:`NoFaceError`), ``empty``
+(:class:`~rppg_distill.data.video_io.EmptyVideoError`), ``unreadable`` (any other
+:class:`~rppg_distill.data.video_io.VideoReadError`), ``bad_fps``, ``label_mismatch``. Anything
+else (``io_error`` for an OSError such as a full disk, ``error`` for the unexpected, with a
+traceback) is "failed": reported, not stored, retried by the next run.
 ``_run_task`` / ``_worker_init`` are the process-pool entry points.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 import traceback
 from pathlib import Path
@@ -23,7 +27,8 @@ import numpy as np
 from rppg_distill.data.cache.settings import PreprocessSettings
 from rppg_distill.data.cache.sources import _meta_jsonable, iter_frames, source_fingerprint
 from rppg_distill.data.cache.store import (
-    CACHE_VERSION, MANIFEST, NpyStreamWriter, atomic_save_npy, atomic_write_json)
+    CACHE_VERSION, MANIFEST, NpyStreamWriter, atomic_save_npy, atomic_write_json, commit_entry,
+    staging_dir)
 from rppg_distill.data.face import FaceTracker, NoFaceError, crop_resize
 from rppg_distill.data.face import get_face_backend
 from rppg_distill.data.types import Recording
@@ -47,12 +52,44 @@ def _backend(name: str, cfg: dict):
 
 
 def _worker_init() -> None:
+    """Pool worker start: one OpenCV thread; exit when the parent process dies."""
     try:
         import cv2
 
         cv2.setNumThreads(1)
     except Exception:  # pragma: no cover
         pass
+    _exit_with_parent()
+
+
+def _exit_with_parent(poll_s: float = 1.0) -> None:
+    """Start a daemon thread that ends this process when its parent is gone.
+
+    A worker of a killed parent (``kill -9``) would otherwise finish its task and then wait
+    forever for the next one: the task queue's write end is open in the worker itself. The
+    parent's sentinel (a pipe that closes when it dies) and a change of ``os.getppid()`` are
+    watched; the staging folder a killed task leaves carries this PID and is removed by the next
+    run (:func:`~rppg_distill.data.cache.store.remove_stale_temps`).
+    """
+    import multiprocessing as mp
+    import multiprocessing.connection
+    import threading
+
+    parent = mp.parent_process()
+    ppid = os.getppid()
+
+    def watch() -> None:
+        while True:
+            if parent is not None and parent.sentinel is not None:
+                if mp.connection.wait([parent.sentinel], timeout=poll_s):
+                    break
+            else:
+                time.sleep(poll_s)
+            if os.getppid() != ppid:
+                break
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _base_manifest(rec: Recording, hashes: dict, s: PreprocessSettings) -> dict:
@@ -98,36 +135,68 @@ def _usable_len(rec: Recording, n_frames: int) -> int:
 
 def process_recording(rec: Recording, out: Path, s: PreprocessSettings, hashes: dict,
                       mode: str = "full", prev: dict | None = None) -> dict:
-    """Process one recording into ``out`` and return its manifest (status ok or flagged).
+    """Process one recording into the entry folder ``out`` and return its manifest.
 
     ``mode``: "full" (detect + crop), "recrop" (crop with the boxes in ``prev``), "relabel"
-    (keep the frames of ``prev``, rewrite the labels).
-    Raises only in ``on_error="raise"`` mode; otherwise problems become a flagged manifest.
+    (keep the frames of ``prev``, rewrite the labels). The entry is built in a staging folder
+    and replaces ``out`` as a whole (:func:`~rppg_distill.data.cache.store.commit_entry`).
+
+    Status "ok", or "flagged" (a property of the input: unreadable, no face, bad labels; the
+    verdict is stored and reused), or "failed" (anything else: a full disk, a permission error,
+    an unexpected exception; nothing is stored, so the next run retries). Raises only in
+    ``on_error="raise"`` mode.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    work = staging_dir(out)
     m = _base_manifest(rec, hashes, s)
     try:
-        if rec.fps is None or not np.isfinite(rec.fps) or rec.fps <= 0:
-            raise _Flag("bad_fps", f"fps is {rec.fps!r}")
-        n = _reuse_frames(m, prev) if mode == "relabel" else _write_frames(rec, out, s, m, mode, prev)
-        _write_labels(rec, out, n, m, s)
-        _set_status(m, rec, n, s)
+        if work.exists():  # left by an earlier process that had this PID
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        _build_entry(rec, work, out, s, m, mode, prev)
+        atomic_write_json(work / MANIFEST, m)
+        commit_entry(work, out)
     except (_Flag, NoFaceError, VideoReadError) as err:
         reason, detail = _reason(err)
         if s.on_error == "raise":
             raise ValueError(f"{rec.key} ({rec.video}): {reason}: {detail}") from None
         m.update(status="flagged", reason=reason, detail=detail, written=False, files={})
-        for f in ("frames.npy", "boxes.npy", "face_ok.npy", "bvp.npy", "radar.npy"):
-            (out / f).unlink(missing_ok=True)
+        _store_verdict(work, out, m)
     except Exception as err:
         if s.on_error == "raise":
             raise
-        m.update(status="flagged", reason="error", written=False, files={},
-                 detail=f"{type(err).__name__}: {err}",
+        m.update(status="failed", reason="io_error" if isinstance(err, OSError) else "error",
+                 written=False, files={}, detail=f"{type(err).__name__}: {err}",
                  traceback=traceback.format_exc(limit=5))
-    atomic_write_json(out / MANIFEST, m)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return m
+
+
+def _store_verdict(work: Path, out: Path, m: dict) -> None:
+    """A flagged recording: its entry becomes the manifest alone (no files). A failure to store
+    it turns the verdict into "failed" (retried by the next run)."""
+    try:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        atomic_write_json(work / MANIFEST, m)
+        commit_entry(work, out)
+    except OSError as err:
+        m.update(status="failed", reason="io_error", detail=f"{m['reason']}: {m['detail']} "
+                                                              f"(not stored: {err})")
+
+
+def _build_entry(rec: Recording, work: Path, src: Path, s: PreprocessSettings, m: dict, mode: str,
+                 prev: dict | None) -> None:
+    """Write the entry's files into ``work`` (reading kept files of ``prev`` from ``src``)."""
+    if rec.fps is None or not np.isfinite(rec.fps) or rec.fps <= 0:
+        raise _Flag("bad_fps", f"fps is {rec.fps!r}")
+    if mode == "relabel":
+        n = _reuse_frames(m, prev, src, work)
+    else:
+        n = _write_frames(rec, work, src, s, m, mode, prev)
+    _write_labels(rec, work, n, m, s)
+    _set_status(m, rec, n, s)
 
 
 def _reason(err: Exception) -> tuple[str, str]:
@@ -141,9 +210,15 @@ def _reason(err: Exception) -> tuple[str, str]:
     return "unreadable", str(err)
 
 
-def _reuse_frames(m: dict, prev: dict) -> int:
-    """Mode "relabel": the entry keeps the frames, boxes and their statistics of ``prev``."""
+def _reuse_frames(m: dict, prev: dict, src: Path, work: Path) -> int:
+    """Mode "relabel": the entry keeps the frames, boxes and their statistics of ``prev``
+    (hard-linked from ``src`` into ``work``; copied where links are not possible)."""
     keep = {k: prev["files"][k] for k in ("frames", "boxes", "face_ok") if k in prev.get("files", {})}
+    for fn in keep.values():
+        try:
+            os.link(src / fn, work / fn)
+        except OSError:
+            shutil.copy2(src / fn, work / fn)
     for k in ("n_frames", "checksum", "face_ok_frac", "n_detections", "n_misses", "frame_shape",
               "crop_size"):
         if k in prev:
@@ -152,17 +227,18 @@ def _reuse_frames(m: dict, prev: dict) -> int:
     return int(prev["n_frames"])
 
 
-def _write_frames(rec: Recording, out: Path, s: PreprocessSettings, m: dict, mode: str,
+def _write_frames(rec: Recording, out: Path, src: Path, s: PreprocessSettings, m: dict, mode: str,
                   prev: dict | None) -> int:
-    """Modes "full"/"recrop": stream face crops ``[N, S, S, 3]`` into frames.npy, with boxes.npy
-    and face_ok.npy beside it; fills the frame statistics of ``m`` and returns N."""
+    """Modes "full"/"recrop": stream face crops ``[N, S, S, 3]`` into ``out``/frames.npy, with
+    boxes.npy and face_ok.npy beside it ("recrop" reads the old boxes from ``src``); fills the
+    frame statistics of ``m`` and returns N."""
     size = s.tracker.size
     writer = NpyStreamWriter(out / "frames.npy", (size, size, 3))
     shapes: list[tuple] = []
     try:
         frames = _same_size(iter_frames(rec, s.stream), rec.video, shapes)
         if mode == "recrop":
-            boxes, oks = _recrop_into(writer, frames, out, prev, s, m)
+            boxes, oks = _recrop_into(writer, frames, src, prev, s, m)
         else:
             boxes, oks = _track_into(writer, frames, s, m)
         n = writer.n
@@ -207,11 +283,11 @@ def _track_into(writer: NpyStreamWriter, frames: Iterator[np.ndarray], s: Prepro
     return boxes, oks
 
 
-def _recrop_into(writer: NpyStreamWriter, frames: Iterator[np.ndarray], out: Path, prev: dict,
+def _recrop_into(writer: NpyStreamWriter, frames: Iterator[np.ndarray], src: Path, prev: dict,
                  s: PreprocessSettings, m: dict) -> tuple[list, list[bool]]:
-    """Mode "recrop": crop with the cached boxes of ``prev``, rescaled to the new ``coef``."""
-    old_boxes = np.load(out / prev["files"]["boxes"])
-    old_ok = np.load(out / prev["files"]["face_ok"])
+    """Mode "recrop": crop with the boxes of ``prev`` (in ``src``), rescaled to the new ``coef``."""
+    old_boxes = np.load(src / prev["files"]["boxes"])
+    old_ok = np.load(src / prev["files"]["face_ok"])
     scale = s.tracker.coef / float(prev["settings"]["tracker"]["coef"])
     boxes, oks = [], []
     for i, frame in enumerate(frames):
