@@ -25,7 +25,7 @@ def test_aarch64_kernels_match_x86_under_qemu(tmp_path):
     if missing:
         pytest.skip(f"needs {missing}: apt-get install -y g++-aarch64-linux-gnu qemu-user-static")
     r = subprocess.run(["bash", str(ROOT / "tools/aarch64/check.sh"), str(tmp_path)],
-                       capture_output=True, text=True, timeout=1800)
+                       capture_output=True, text=True, timeout=1800, check=False)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert "kernel_check: simd=neon" in r.stdout  # the aarch64 build took the NEON path
     assert "aarch64 check passed" in r.stdout
