@@ -2,10 +2,7 @@
 
 #include <algorithm>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define RPPG_X86_AVX2 1
-#include <immintrin.h>
-#endif
+#include "rppg/simd_arch.hpp"
 
 namespace rppg {
 namespace {
@@ -145,6 +142,70 @@ __attribute__((target("avx2,fma"))) void gemm_avx2(int m, int N, int Kd, const f
 }
 #endif
 
+#ifdef RPPG_ARM_NEON
+// 6 rows x 16 columns of C in 24 q accumulators (4 per row); the 6 A values of step k in one q and
+// one d register, used by lane (fmla by element): 30 of the 32 vector registers.
+void micro_neon(int kc, const float* a, const float* b, float* C, int ldc, bool acc) {
+  float32x4_t c[kMR][4];
+  for (int r = 0; r < kMR; ++r)
+    for (int q = 0; q < 4; ++q) c[r][q] = vdupq_n_f32(0.0f);
+  for (int k = 0; k < kc; ++k) {
+    const float* bk = b + k * kNR;
+    const float32x4_t b0 = vld1q_f32(bk), b1 = vld1q_f32(bk + 4), b2 = vld1q_f32(bk + 8),
+                      b3 = vld1q_f32(bk + 12);
+    const float32x4_t a03 = vld1q_f32(a + k * kMR);
+    const float32x2_t a45 = vld1_f32(a + k * kMR + 4);
+#define RPPG_ROW_Q(r, av, lane, fma)       \
+  c[r][0] = fma(c[r][0], b0, av, lane);    \
+  c[r][1] = fma(c[r][1], b1, av, lane);    \
+  c[r][2] = fma(c[r][2], b2, av, lane);    \
+  c[r][3] = fma(c[r][3], b3, av, lane);
+    RPPG_ROW_Q(0, a03, 0, vfmaq_laneq_f32)
+    RPPG_ROW_Q(1, a03, 1, vfmaq_laneq_f32)
+    RPPG_ROW_Q(2, a03, 2, vfmaq_laneq_f32)
+    RPPG_ROW_Q(3, a03, 3, vfmaq_laneq_f32)
+    RPPG_ROW_Q(4, a45, 0, vfmaq_lane_f32)
+    RPPG_ROW_Q(5, a45, 1, vfmaq_lane_f32)
+#undef RPPG_ROW_Q
+  }
+  for (int r = 0; r < kMR; ++r) {
+    float* cr = C + static_cast<long>(r) * ldc;
+    for (int q = 0; q < 4; ++q) {
+      const float32x4_t v = acc ? vaddq_f32(c[r][q], vld1q_f32(cr + 4 * q)) : c[r][q];
+      vst1q_f32(cr + 4 * q, v);
+    }
+  }
+}
+
+// Same with a row-major A: six row pointers read sequentially, each value broadcast (fmla by scalar).
+void micro_rows_neon(int kc, const float* a, int lda, const float* b, float* C, int ldc, bool acc) {
+  const float* ar[kMR];
+  for (int r = 0; r < kMR; ++r) ar[r] = a + static_cast<long>(r) * lda;
+  float32x4_t c[kMR][4];
+  for (int r = 0; r < kMR; ++r)
+    for (int q = 0; q < 4; ++q) c[r][q] = vdupq_n_f32(0.0f);
+  for (int k = 0; k < kc; ++k) {
+    const float* bk = b + k * kNR;
+    const float32x4_t b0 = vld1q_f32(bk), b1 = vld1q_f32(bk + 4), b2 = vld1q_f32(bk + 8),
+                      b3 = vld1q_f32(bk + 12);
+    for (int r = 0; r < kMR; ++r) {
+      const float av = ar[r][k];
+      c[r][0] = vfmaq_n_f32(c[r][0], b0, av);
+      c[r][1] = vfmaq_n_f32(c[r][1], b1, av);
+      c[r][2] = vfmaq_n_f32(c[r][2], b2, av);
+      c[r][3] = vfmaq_n_f32(c[r][3], b3, av);
+    }
+  }
+  for (int r = 0; r < kMR; ++r) {
+    float* cr = C + static_cast<long>(r) * ldc;
+    for (int q = 0; q < 4; ++q) {
+      const float32x4_t v = acc ? vaddq_f32(c[r][q], vld1q_f32(cr + 4 * q)) : c[r][q];
+      vst1q_f32(cr + 4 * q, v);
+    }
+  }
+}
+#endif
+
 }  // namespace
 
 bool cpu_has_avx2() {
@@ -163,6 +224,9 @@ void gemm_packed(int m, int N, int Kd, const float* Ap, const float* Bp, float* 
 #ifdef RPPG_X86_AVX2
   if (cpu_has_avx2()) return gemm_avx2(m, N, Kd, Ap, Bp, C, ldc);
 #endif
+#ifdef RPPG_ARM_NEON
+  return gemm_blocked(m, N, Kd, Ap, Bp, C, ldc, micro_neon);
+#endif
   gemm_blocked(m, N, Kd, Ap, Bp, C, ldc, micro_generic<float>);
 }
 
@@ -174,6 +238,9 @@ void gemm_rows(int m, int N, int Kd, const float* A, int lda, const float* Bp, f
 #ifdef RPPG_X86_AVX2
   if (cpu_has_avx2()) return gemm_rows_avx2(m, N, Kd, A, lda, Bp, C, ldc);
 #endif
+#ifdef RPPG_ARM_NEON
+  return gemm_blocked_rows(m, N, Kd, A, lda, Bp, C, ldc, micro_rows_neon);
+#endif
   gemm_blocked_rows(m, N, Kd, A, lda, Bp, C, ldc, micro_rows_generic<float>);
 }
 
@@ -181,6 +248,12 @@ void gemm_rows(int m, int N, int Kd, const double* A, int lda, const double* Bp,
   gemm_blocked_rows(m, N, Kd, A, lda, Bp, C, ldc, micro_rows_generic<double>);
 }
 
-const char* simd_name() { return cpu_has_avx2() ? "avx2+fma" : "generic"; }
+const char* simd_name() {
+#ifdef RPPG_ARM_NEON
+  return "neon";
+#else
+  return cpu_has_avx2() ? "avx2+fma" : "generic";
+#endif
+}
 
 }  // namespace rppg

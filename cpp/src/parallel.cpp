@@ -17,6 +17,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define RPPG_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define RPPG_PAUSE() __asm__ __volatile__("yield")  // spin hint, not a system call
 #else
 #define RPPG_PAUSE() std::this_thread::yield()
 #endif

@@ -5,10 +5,7 @@
 
 #include "rppg/gemm.hpp"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define RPPG_X86_AVX2 1
-#include <immintrin.h>
-#endif
+#include "rppg/simd_arch.hpp"
 
 namespace rppg {
 namespace {
@@ -200,12 +197,154 @@ RPPG_AVX2 void exp_avx2(float* x, int n) {
 }
 #endif
 
+#ifdef RPPG_ARM_NEON
+// The AVX2 code above on 4-float NEON vectors, same formulas and constants (vfmaq_f32(a, b, c) =
+// a + b c; vfmsq_f32(a, b, c) = a - b c).
+inline float32x4_t log4(float32x4_t x) {
+  const int32x4_t xi = vreinterpretq_s32_f32(x);
+  int32x4_t e = vsubq_s32(vreinterpretq_s32_u32(vshrq_n_u32(vreinterpretq_u32_f32(x), 23)), vdupq_n_s32(127));
+  float32x4_t m = vreinterpretq_f32_s32(
+      vorrq_s32(vandq_s32(xi, vdupq_n_s32(0x007fffff)), vdupq_n_s32(0x3f800000)));
+  const uint32x4_t big = vcgeq_f32(m, vdupq_n_f32(1.41421356f));
+  m = vbslq_f32(big, vmulq_f32(m, vdupq_n_f32(0.5f)), m);
+  e = vsubq_s32(e, vreinterpretq_s32_u32(big));  // big lanes are all ones = -1
+  const float32x4_t one = vdupq_n_f32(1.0f);
+  const float32x4_t z = vdivq_f32(vsubq_f32(m, one), vaddq_f32(m, one));
+  const float32x4_t z2 = vmulq_f32(z, z);
+  float32x4_t p = vfmaq_f32(vdupq_n_f32(1.0f / 7), z2, vdupq_n_f32(1.0f / 9));
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 5), z2, p);
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 3), z2, p);
+  p = vfmaq_f32(one, z2, p);
+  const float32x4_t zp = vmulq_f32(vaddq_f32(z, z), p);
+  float32x4_t r = vfmaq_f32(zp, vcvtq_f32_s32(e), vdupq_n_f32(0.693147180559945f));
+  // Special lanes: x <= 0 or below the normal range, inf, NaN.
+  const uint32x4_t tiny = vcltq_f32(x, vdupq_n_f32(std::numeric_limits<float>::min()));
+  const uint32x4_t inf = vceqq_f32(x, vdupq_n_f32(std::numeric_limits<float>::infinity()));
+  const uint32x4_t nan = vmvnq_u32(vceqq_f32(x, x));
+  const uint32x4_t special = vorrq_u32(vorrq_u32(tiny, inf), nan);
+  if (vmaxvq_u32(special)) {
+    float xs[4], rs[4];
+    uint32_t ms[4];
+    vst1q_f32(xs, x);
+    vst1q_f32(rs, r);
+    vst1q_u32(ms, special);
+    for (int l = 0; l < 4; ++l)
+      if (ms[l]) rs[l] = std::log(xs[l]);
+    r = vld1q_f32(rs);
+  }
+  return r;
+}
+
+inline double hsum4(float32x4_t v) {
+  return vaddvq_f64(vaddq_f64(vcvt_f64_f32(vget_low_f32(v)), vcvt_high_f64_f32(v)));
+}
+
+// n a multiple of 4.
+float kl_row_neon(const float* rs, const float* is, const float* rt, const float* it, int n, float eps,
+                  float* hs, float* ht, float* pbuf) {
+  float* ps = pbuf;
+  float* pt = pbuf + n;
+  float32x4_t ss = vdupq_n_f32(0.0f), st = vdupq_n_f32(0.0f);
+  for (int k = 0; k < n; k += 4) {
+    const float32x4_t a = vld1q_f32(rs + k), b = vld1q_f32(is + k);
+    const float32x4_t c = vld1q_f32(rt + k), d = vld1q_f32(it + k);
+    const float32x4_t P = vfmaq_f32(vmulq_f32(b, b), a, a);
+    const float32x4_t Q = vfmaq_f32(vmulq_f32(d, d), c, c);
+    vst1q_f32(ps + k, P);
+    vst1q_f32(pt + k, Q);
+    ss = vaddq_f32(ss, P);
+    st = vaddq_f32(st, Q);
+  }
+  const float inv_s = static_cast<float>(1.0 / (hsum4(ss) + eps));
+  const float inv_t = static_cast<float>(1.0 / (hsum4(st) + eps));
+  const float32x4_t vis = vdupq_n_f32(inv_s), vit = vdupq_n_f32(inv_t), ve = vdupq_n_f32(eps);
+  float32x4_t vl = vdupq_n_f32(0.0f), vds = vl, vdt = vl;
+  for (int k = 0; k < n; k += 4) {
+    const float32x4_t p = vmulq_f32(vld1q_f32(ps + k), vis);
+    const float32x4_t q = vmulq_f32(vld1q_f32(pt + k), vit);
+    const float32x4_t pe = vaddq_f32(p, ve), qe = vaddq_f32(q, ve);
+    const float32x4_t rpe = vdivq_f32(vdupq_n_f32(1.0f), pe);  // one division: 1 / (ps + eps)
+    const float32x4_t l = log4(vmulq_f32(qe, rpe));
+    vl = vfmaq_f32(vl, q, l);
+    const float32x4_t gs = vmulq_f32(q, rpe);  // -d loss / d ps
+    vds = vfmaq_f32(vds, gs, p);
+    vst1q_f32(ps + k, gs);  // ps now holds pt / (ps + eps)
+    if (ht) {
+      const float32x4_t gt = vaddq_f32(l, vdivq_f32(q, qe));  // d loss / d pt
+      vdt = vfmaq_f32(vdt, gt, q);
+      vst1q_f32(pt + k, gt);  // pt now holds d loss / d pt
+    }
+  }
+  if (hs) {
+    const float32x4_t d = vdupq_n_f32(static_cast<float>(hsum4(vds)));
+    const float32x4_t c2 = vdupq_n_f32(-2 * inv_s);
+    for (int k = 0; k < n; k += 4) {
+      const float32x4_t g = vmulq_f32(vsubq_f32(vld1q_f32(ps + k), d), c2);  // 2 dL/dP
+      vst1q_f32(hs + k, vmulq_f32(g, vld1q_f32(rs + k)));
+      vst1q_f32(hs + n + k, vmulq_f32(g, vld1q_f32(is + k)));
+    }
+  }
+  if (ht) {
+    const float32x4_t d = vdupq_n_f32(static_cast<float>(hsum4(vdt)));
+    const float32x4_t c2 = vdupq_n_f32(2 * inv_t);
+    for (int k = 0; k < n; k += 4) {
+      const float32x4_t g = vmulq_f32(vsubq_f32(vld1q_f32(pt + k), d), c2);
+      vst1q_f32(ht + k, vmulq_f32(g, vld1q_f32(rt + k)));
+      vst1q_f32(ht + n + k, vmulq_f32(g, vld1q_f32(it + k)));
+    }
+  }
+  return static_cast<float>(hsum4(vl));
+}
+
+inline float32x4_t exp4(float32x4_t x) {
+  const float32x4_t hi = vdupq_n_f32(88.7f), lo = vdupq_n_f32(-87.3f);
+  const uint32x4_t under = vcltq_f32(x, lo), over = vcgtq_f32(x, hi);
+  const float32x4_t xc = vminq_f32(vmaxq_f32(x, lo), hi);
+  const float32x4_t n = vrndnq_f32(vmulq_f32(xc, vdupq_n_f32(1.44269504088896341f)));
+  float32x4_t r = vfmsq_f32(xc, n, vdupq_n_f32(0.693145751953125f));
+  r = vfmsq_f32(r, n, vdupq_n_f32(1.42860682030941723212e-6f));
+  float32x4_t p = vdupq_n_f32(1.0f / 720);
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 120), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 24), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 6), p, r);
+  p = vfmaq_f32(vdupq_n_f32(0.5f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+  // 2^n: n in [-126, 128]; split as 2^(n/2) * 2^(n - n/2) to keep both factors normal.
+  const int32x4_t ni = vcvtq_s32_f32(n);  // n is integral: truncation is exact
+  const int32x4_t n1 = vshrq_n_s32(ni, 1), n2 = vsubq_s32(ni, n1);
+  const int32x4_t bias = vdupq_n_s32(127);
+  const float32x4_t s1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n1, bias), 23));
+  const float32x4_t s2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n2, bias), 23));
+  float32x4_t y = vmulq_f32(vmulq_f32(p, s1), s2);
+  y = vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(y), under));
+  y = vbslq_f32(over, vdupq_n_f32(std::numeric_limits<float>::infinity()), y);
+  const uint32x4_t nan = vmvnq_u32(vceqq_f32(x, x));
+  return vbslq_f32(nan, x, y);
+}
+
+void log_neon(float* x, int n) {
+  int k = 0;
+  for (; k + 4 <= n; k += 4) vst1q_f32(x + k, log4(vld1q_f32(x + k)));
+  for (; k < n; ++k) x[k] = std::log(x[k]);
+}
+
+void exp_neon(float* x, int n) {
+  int k = 0;
+  for (; k + 4 <= n; k += 4) vst1q_f32(x + k, exp4(vld1q_f32(x + k)));
+  for (; k < n; ++k) x[k] = std::exp(x[k]);
+}
+#endif
+
 }  // namespace
 
 float kl_row(const float* rs, const float* is, const float* rt, const float* it, int n, float eps,
              float* hs, float* ht, float* pbuf) {
 #ifdef RPPG_X86_AVX2
   if (n % 8 == 0 && eps > 0 && cpu_has_avx2()) return kl_row_avx2(rs, is, rt, it, n, eps, hs, ht, pbuf);
+#endif
+#ifdef RPPG_ARM_NEON
+  if (n % 4 == 0 && eps > 0) return kl_row_neon(rs, is, rt, it, n, eps, hs, ht, pbuf);
 #endif
   return kl_row_generic(rs, is, rt, it, n, eps, hs, ht, pbuf);
 }
@@ -219,12 +358,18 @@ void log_inplace(float* x, int n) {
 #ifdef RPPG_X86_AVX2
   if (cpu_has_avx2()) return log_avx2(x, n);
 #endif
+#ifdef RPPG_ARM_NEON
+  return log_neon(x, n);
+#endif
   for (int k = 0; k < n; ++k) x[k] = std::log(x[k]);
 }
 
 void exp_inplace(float* x, int n) {
 #ifdef RPPG_X86_AVX2
   if (cpu_has_avx2()) return exp_avx2(x, n);
+#endif
+#ifdef RPPG_ARM_NEON
+  return exp_neon(x, n);
 #endif
   for (int k = 0; k < n; ++k) x[k] = std::exp(x[k]);
 }

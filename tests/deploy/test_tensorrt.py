@@ -1,6 +1,8 @@
-"""TensorRT builder/runner logic that runs without TensorRT: the engine header, version/GPU
-refusal, the import guard, and the builder's 10.x-vs-11.x precision handling (with a stand-in
-for the tensorrt module that records the calls). A real build runs where TensorRT exists."""
+"""TensorRT builder/runner control flow that runs without TensorRT: the engine header, version/GPU
+refusal, the import guard, and the builder's 10.x-vs-11.x precision and DLA handling (with a
+stand-in for the tensorrt module that records the calls). The stand-in accepts any name: that
+every TensorRT / CUDA name used exists in the real APIs is test_trt_api.py's job. A real build runs
+where TensorRT exists."""
 
 from __future__ import annotations
 
@@ -168,3 +170,37 @@ def test_runner_refuses_other_gpu_and_runs(onnx_models, tmp_path):
     ctx.execute_async_v3.assert_called_once_with(77)
     with pytest.raises(ValueError, match="exceeds the engine profile max 4"):
         r.run(np.zeros((5, 3, 90, 36, 36), np.float32))
+
+
+def test_builder_trt10_strongly_typed_takes_precision_from_onnx(onnx_models, tmp_path):
+    """10.x --strongly-typed: no FP16 flag applies, so an fp16 request on an fp32 ONNX is refused
+    (it used to build an fp32 engine whose header said fp16)."""
+    fp32, fp16 = onnx_models
+    trt, cud = fake_trt("10.3.0")
+    with pytest.raises(BuildError, match="strongly typed.*this ONNX is fp32, not fp16.*drop --strongly-typed"):
+        build_engine(fp32, tmp_path / "x.plan", BuildOptions(precision="fp16", strongly_typed=True),
+                     trt=trt, cudart=cud)
+    assert not trt.Builder.return_value.build_serialized_network.called
+    h = build_engine(fp16, tmp_path / "e.plan", BuildOptions(strongly_typed=True), trt=trt, cudart=cud)
+    assert h["precision"] == "fp16" and h["strongly_typed"]
+    trt.Builder.return_value.create_network.assert_called_once_with(1 << 1)
+    assert not trt.Builder.return_value.create_builder_config.return_value.set_flag.called
+
+
+@pytest.mark.parametrize("version", ["11.0.0", "11.3.1"])
+def test_builder_refuses_dla_where_tensorrt_has_none(onnx_models, tmp_path, version):
+    _, fp16 = onnx_models
+    trt, cud = fake_trt(version)
+    with pytest.raises(BuildError, match=rf"TensorRT {version} has no DLA support.*without --dla-core"):
+        build_engine(fp16, tmp_path / "x.plan", BuildOptions(dla_core=0), trt=trt, cudart=cud)
+    h = build_engine(fp16, tmp_path / "e.plan", trt=trt, cudart=cud)  # GPU build still fine
+    assert h["dla_core"] is None
+
+
+def test_builder_dla_on_trt11_4(onnx_models, tmp_path):
+    _, fp16 = onnx_models
+    trt, cud = fake_trt("11.4.0.106")
+    h = build_engine(fp16, tmp_path / "e.plan", BuildOptions(dla_core=1), trt=trt, cudart=cud)
+    cfg = trt.Builder.return_value.create_builder_config.return_value
+    assert h["dla_core"] == 1 and cfg.DLA_core == 1
+    assert cfg.default_device_type == trt.DeviceType.DLA

@@ -1,4 +1,5 @@
-// Vectorized row math for the fused kernels (AVX2+FMA, selected at run time; scalar fallback).
+// Vectorized row math for the fused kernels (AVX2+FMA selected at run time on x86-64, NEON on
+// aarch64; scalar fallback).
 #pragma once
 
 namespace rppg {
@@ -12,7 +13,7 @@ float kl_row(const float* rs, const float* is, const float* rt, const float* it,
 double kl_row(const double* rs, const double* is, const double* rt, const double* it, int n, double eps,
               double* hs, double* ht, double* pbuf);
 
-// In place, n any: x = log(x) / exp(x) in float (AVX2 when available; about 1 ulp-ish, rel. error
+// In place, n any: x = log(x) / exp(x) in float (AVX2 or NEON when available; about 1 ulp-ish, rel. error
 // < 3e-7 on normal inputs; special values as std::log / std::exp, exp underflow flushes to 0).
 void log_inplace(float* x, int n);
 void exp_inplace(float* x, int n);

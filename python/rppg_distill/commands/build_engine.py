@@ -14,12 +14,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("onnx", help="exported student .onnx (fp32, fp16 or int8 Q/DQ)")
     p.add_argument("-o", "--output", help="engine path (default: ONNX name with .plan)")
     p.add_argument("--precision", choices=["fp32", "fp16", "int8"], default=None,
-                   help="TensorRT 10.x builder flags; default and on 11.x: the ONNX's own precision")
+                   help="TensorRT 10.x builder flags; default, on 11.x and with --strongly-typed: "
+                        "the ONNX's own precision (another value is refused)")
     p.add_argument("--batch", default="1,1,4", help="min,opt,max batch for a dynamic-batch ONNX")
     p.add_argument("--workspace-mib", type=int, default=1024)
     p.add_argument("--timing-cache", default=None, help="timing cache file (read and updated)")
-    p.add_argument("--dla-core", type=int, default=None, help="build for DLA core N (AGX Orin)")
-    p.add_argument("--strongly-typed", action="store_true", help="strongly typed network on 10.x")
+    p.add_argument("--dla-core", type=int, default=None, help="build for DLA core N (AGX Orin; TensorRT 10.x or 11.4+, "
+                   "11.0-11.3 have no DLA)")
+    p.add_argument("--strongly-typed", action="store_true", help="strongly typed network on 10.x (precision from the "
+                   "ONNX, as on 11.x)")
     p.add_argument("--verbose", action="store_true")
 
 

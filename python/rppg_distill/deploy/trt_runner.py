@@ -7,6 +7,7 @@ clear message before TensorRT sees the bytes. Same interface as ``OrtRunner``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from .contract import Contract
 from .engine_file import check_compatible, read_engine
 from .ort_runner import check_input
 from .trt_build import gpu_identity, import_cudart, import_tensorrt
+
+if TYPE_CHECKING:  # the annotations below are checked against the real API (tests/deploy/test_trt_api.py)
+    import tensorrt as trt_t
 
 _NP = {"FLOAT": np.float32, "HALF": np.float16, "INT8": np.int8, "INT32": np.int32,
        "INT64": np.int64, "BOOL": np.bool_}
@@ -41,14 +45,14 @@ class TrtRunner:
         self.cudart = cudart or import_cudart()
         gpu, cc = gpu_identity(self.cudart, device)
         check_compatible(header, self.trt.__version__, gpu, cc, self.path)
-        self.logger = self.trt.Logger(self.trt.Logger.WARNING)
-        self.runtime = self.trt.Runtime(self.logger)
+        self.logger: trt_t.Logger = self.trt.Logger(self.trt.Logger.WARNING)
+        self.runtime: trt_t.Runtime = self.trt.Runtime(self.logger)
         if header.get("dla_core") is not None:
             self.runtime.DLA_core = int(header["dla_core"])
-        self.engine = self.runtime.deserialize_cuda_engine(blob)
+        self.engine: trt_t.ICudaEngine = self.runtime.deserialize_cuda_engine(blob)
         if self.engine is None:
             raise RuntimeError(f"{self.path}: TensorRT could not deserialize the engine")
-        self.context = self.engine.create_execution_context()
+        self.context: trt_t.IExecutionContext = self.engine.create_execution_context()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         mode = self.trt.TensorIOMode.INPUT
         self.inputs = [n for n in names if self.engine.get_tensor_mode(n) == mode]
@@ -61,12 +65,12 @@ class TrtRunner:
             dt = self.engine.get_tensor_dtype(n)
             if dt != self.trt.DataType.FLOAT:
                 raise RuntimeError(f"{self.path}: tensor {n} is {dt}; the runtime expects float32 I/O")
-        shape = tuple(self.engine.get_tensor_shape(self.in_name))
+        shape: tuple = self.engine.get_tensor_shape(self.in_name)[:]
         self.batch = None if shape[0] == -1 else int(shape[0])
         self.max_batch = int(header["profile"]["batch"][2])
         err, self.stream = self.cudart.cudaStreamCreate()
         _check((err,), "cudaStreamCreate")
-        self._buf = {}  # name -> (device ptr, nbytes)
+        self._buf: dict[str, tuple[int, int]] = {}  # name -> (device ptr, nbytes)
 
     def _device(self, name: str, nbytes: int) -> int:
         ptr, cap = self._buf.get(name, (None, 0))
@@ -85,7 +89,7 @@ class TrtRunner:
         cud = self.cudart
         d_in = self._device(self.in_name, x.nbytes)
         self.context.set_input_shape(self.in_name, tuple(x.shape))
-        out_shape = tuple(self.context.get_tensor_shape(self.out_name))
+        out_shape: tuple = self.context.get_tensor_shape(self.out_name)[:]
         y = np.empty(out_shape, np.float32)
         d_out = self._device(self.out_name, y.nbytes)
         self.context.set_tensor_address(self.in_name, d_in)

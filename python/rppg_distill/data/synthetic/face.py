@@ -53,7 +53,11 @@ VIEW_SPECS = {
 @lru_cache(maxsize=1)
 def load_photo() -> tuple[np.ndarray, np.ndarray]:
     """The photo as float32 RGB [512, 512, 3] and its soft skin mask float32 [512, 512] in [0, 1]."""
-    from skimage import data
+    try:
+        from skimage import data
+    except ImportError as err:
+        raise ImportError("the synthetic face scene needs scikit-image (its astronaut photo): "
+                          "pip install 'rppg-distill[synth]' (the [train] extra includes it)") from err
 
     img = data.astronaut()
     ycc = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb).astype(np.float32)
