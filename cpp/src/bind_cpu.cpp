@@ -302,7 +302,7 @@ im_t [B, K]).)")
   m.def("set_num_threads", &set_num_threads, arg("n"), "Set CPU kernel threads; n <= 0 restores the default.");
   m.def("basis_cache_size", &basis_cache_size, "Number of cached cos/sin bases.");
   m.def("basis_cache_clear", &basis_cache_clear, "Drop all cached cos/sin bases.");
-  m.def("simd", &simd_name, "CPU kernel variant in use: 'avx2+fma' or 'generic'.");
+  m.def("simd", &simd_name, "CPU kernel variant in use: 'avx2+fma', 'neon' or 'generic'.");
 }
 
 }  // namespace rppg
