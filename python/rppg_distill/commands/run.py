@@ -1,8 +1,11 @@
-"""`rppg-distill run VIDEO|--camera N --model student.onnx|student.plan`: streaming heart rate.
+"""`rppg-distill run VIDEO|--camera N [--model student.onnx|student.plan | --method pos|chrom|...]`.
 
+Streaming heart rate. Without ``--model`` a classical method runs (``--method``; default: the one
+that measured best on real skin, ``classical.DEFAULT_METHOD``) through the same Monitor.
 Writes ``<out>/hr.csv`` (one row per frame, flushed as it goes, so a crash or Ctrl-C leaves a valid
-partial file), ``<out>/bvp.csv`` (stitched pulse), ``<out>/summary.json`` and with ``--plot`` a PNG
-of BVP and HR over time. Never imports torch.
+partial file), ``<out>/bvp.csv`` (stitched pulse), ``<out>/summary.json`` (what ran, with its
+contract and pipeline settings) and with ``--plot`` ``plot.png`` (pulse, HR track with its
+confidence, face crops). Never imports torch.
 """
 
 from __future__ import annotations
@@ -16,16 +19,27 @@ import time
 from pathlib import Path
 
 NAME = "run"
-HELP = "estimate heart rate from a video file or a camera with an exported student model"
+HELP = "estimate heart rate from a video file or a camera (a classical method or an exported model)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("video", nargs="?", help="video file (MP4/AVI/...)")
     src.add_argument("--camera", type=int, help="camera index (OpenCV)")
-    p.add_argument("--model", required=True, help="student .onnx or TensorRT .plan")
+    from rppg_distill.classical import DEFAULT_METHOD, METHODS
+    from rppg_distill.data.face.skin import SKIN_MODES
+
+    p.add_argument("--model", default=None, help="student .onnx or TensorRT .plan (default: none, "
+                   "a classical method runs)")
+    p.add_argument("--method", choices=sorted(METHODS), default=None,
+                   help=f"classical method when no --model is given (default: {DEFAULT_METHOD}, "
+                        "the best measured on real skin)")
+    p.add_argument("--skin-mask", choices=SKIN_MODES, default="roi+ycrcb",
+                   help="classical: pixels averaged in the face box (default: forehead + cheeks, "
+                        "skin-coloured only)")
     p.add_argument("--out", default="rppg_run", help="output folder (default: ./rppg_run)")
-    p.add_argument("--plot", action="store_true", help="write plot.png (BVP and HR over time)")
+    p.add_argument("--plot", action="store_true",
+                   help="write plot.png (pulse, HR with its confidence, face crops)")
     p.add_argument("--providers", default="auto", help="onnxruntime providers: auto, cpu, cuda, tensorrt")
     p.add_argument("--face-backend", default="haar")
     p.add_argument("--mode", choices=("auto", "live", "offline"), default="auto",
@@ -115,35 +129,28 @@ class _Console:
             sys.stderr.write("\n")
 
 
-def write_plot(path: Path, bvp_t, bvp, hr_rows) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(10, 5), sharex=True)
-    a1.plot(bvp_t, bvp, lw=0.8)
-    a1.set_ylabel("BVP (z)")
-    t = [r["t"] for r in hr_rows if r["valid"]]
-    h = [r["hr_bpm"] for r in hr_rows if r["valid"]]
-    a2.plot(t, h, ".", ms=2)
-    a2.set_ylabel("HR (bpm)")
-    a2.set_xlabel("time (s)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def run(args: argparse.Namespace) -> int:
     from rppg_distill.deploy import load_runner
     from rppg_distill.deploy.runtime import Monitor, MonitorConfig
 
     out = Path(args.out)
+    if args.model is not None and args.method is not None:
+        print("rppg-distill run: give either --model or --method, not both", file=sys.stderr)
+        return 2
     try:
-        runner = load_runner(args.model, **({"providers": args.providers, "threads": args.threads}
-                                            if str(args.model).endswith(".onnx") else {}))
+        if args.model is None:
+            from rppg_distill.classical import ClassicalPipeline, DEFAULT_METHOD
+            from rppg_distill.deploy.runtime import ClassicalRunner
+
+            pipe = ClassicalPipeline(method=args.method or DEFAULT_METHOD,
+                                     window_s=args.hr_window, stride_s=args.hr_update)
+            runner = ClassicalRunner(pipeline=pipe, skin=args.skin_mask)
+        else:
+            runner = load_runner(args.model, **({"providers": args.providers, "threads": args.threads}
+                                                if str(args.model).endswith(".onnx") else {}))
     except (ValueError, FileNotFoundError, RuntimeError, ImportError) as err:
-        print(f"rppg-distill run: cannot load model: {err}", file=sys.stderr)
+        what = "model" if args.model is not None else "classical method"
+        print(f"rppg-distill run: cannot load {what}: {err}", file=sys.stderr)
         return 2
     mode = args.mode if args.mode != "auto" else ("live" if args.camera is not None else "offline")
     cfg = MonitorConfig(mode=mode, hop=args.hop, batch_windows=args.batch_windows,
@@ -161,9 +168,20 @@ def run(args: argparse.Namespace) -> int:
     source = (_camera_frames(args.camera, args.camera_timeout, args.max_frames)
               if args.camera is not None else _video_frames(args.video, args.max_frames))
     source = prefetch(source, args.prefetch)
+    desc = runner.describe()
     summary = {"source": args.video if args.camera is None else f"camera:{args.camera}",
-               "model": str(args.model), "runner": runner.describe(), "mode": mode,
-               "contract": runner.contract.to_dict()}
+               "ran": (f"classical method {desc['method']}" if args.model is None
+                       else f"model {args.model}"),
+               "model": None if args.model is None else str(args.model),
+               "method": desc.get("method"), "runner": desc, "mode": mode,
+               "contract": runner.contract.to_dict(),
+               "monitor": {"hop": mon.hop, "hr_window_s": cfg.hr_window_s,
+                           "hr_update_s": cfg.hr_update_s, "face_backend": cfg.face_backend,
+                           "detect_every": cfg.detect_every, "min_snr_db": cfg.min_snr_db,
+                           "min_peak_concentration": cfg.min_peak_concentration}}
+    from rppg_distill.deploy.runtime.plot import CropSampler
+
+    crops = CropSampler()
     console = _Console(args.quiet)
     hr_rows, bvp_t_all, bvp_all = [], [], []
     n = 0
@@ -191,7 +209,11 @@ def run(args: argparse.Namespace) -> int:
                 n += 1
                 row = r.row()
                 w_hr.writerow(row)
-                hr_rows.append({"t": r.t, "valid": r.valid, "hr_bpm": r.hr_bpm})
+                hr_rows.append({"t": r.t, "valid": r.valid, "hr_bpm": r.hr_bpm,
+                                "snr_db": r.snr_db, "confident": r.confident,
+                                "updated": r.updated})
+                if args.plot and r.face:
+                    crops.offer(r.t, mon.last_crop)
                 if len(r.bvp):
                     write_bvp(r.bvp_t, r.bvp)
                     fh_hr.flush()
@@ -210,15 +232,26 @@ def run(args: argparse.Namespace) -> int:
     console.done()
     elapsed = time.perf_counter() - t0
     valid = [r["hr_bpm"] for r in hr_rows if r["valid"]]
+    estimates = [r["hr_bpm"] for r in hr_rows if r["valid"] and r["updated"]]
+    from rppg_distill.signal.hr import aggregate_hr
+
     summary.update({"frames": n, "elapsed_s": elapsed, "fps": n / elapsed if elapsed > 0 else 0.0,
                     "valid_frames": len(valid),
                     "hr_median_bpm": float(sorted(valid)[len(valid) // 2]) if valid else None,
+                    "hr_estimates": len(estimates),
+                    "hr_recording_bpm": aggregate_hr(estimates) if estimates else None,
+                    "confident_share": (sum(r["confident"] for r in hr_rows if r["valid"])
+                                        / len(valid)) if valid else None,
                     "stages": mon.stats()["stages"], "error": error})
     tmp = out / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2, default=lambda o: None if isinstance(o, float) and math.isnan(o) else str(o)))
     tmp.replace(out / "summary.json")
     if args.plot and bvp_t_all:
-        write_plot(out / "plot.png", bvp_t_all, bvp_all, hr_rows)
+        from rppg_distill.deploy.runtime.plot import write_run_plot
+
+        write_run_plot(out / "plot.png", bvp_t_all, bvp_all, hr_rows, crops.items(),
+                       title=f"{summary['ran']} - {summary['source']}",
+                       min_snr_db=cfg.min_snr_db, roi_boxes=getattr(runner, "roi_boxes", ()))
     if error:
         print(f"rppg-distill run: stopped after {n} frames: {error} "
               f"(results so far are in {out})", file=sys.stderr)
