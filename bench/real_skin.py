@@ -62,6 +62,9 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=None, help="folder or file of skin_traces.npz")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--json", default=None, help="write the figures here")
+    ap.add_argument("--aggregate", default=None,
+                    help="recording HR from the windows: spectrum, median or mode (default: the "
+                         "pipeline's)")
     ap.add_argument("--stride", type=float, default=None,
                     help="window stride in s (default: the pipeline's 1 s; larger is faster, for "
                          "slow methods such as ica)")
@@ -72,6 +75,8 @@ def main(argv=None) -> int:
         return 2
     traces = load_skin_traces(data)
     print(f"{len(traces)} traces from {data}; default pipeline: {ClassicalPipeline().as_dict()}")
+    if args.aggregate:
+        print(f"recording aggregate {args.aggregate} instead of the pipeline's default")
     if args.stride:
         print(f"window stride {args.stride} s instead of the pipeline's default")
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
@@ -83,6 +88,8 @@ def main(argv=None) -> int:
         pipe = ClassicalPipeline(method=m)
         if args.stride:
             pipe = dataclasses.replace(pipe, stride_s=args.stride)
+        if args.aggregate:
+            pipe = dataclasses.replace(pipe, aggregate=args.aggregate)
         r = evaluate_on_traces(traces, pipe)
         dt = time.perf_counter() - t0
         tag = " (default)" if m == DEFAULT_METHOD else ""

@@ -13,7 +13,9 @@ Stages (numpy/scipy and the compiled spectral core, no torch):
    and 2.5 Hz keeps the second harmonic of a resting pulse (2.2-3 Hz) out of the search;
 5. HR of a window = the spectral peak in the band (compiled core, 0.1 bpm grid, Hann window);
 6. windows of ``window_s`` = 10 s every ``stride_s`` = 1 s (what a live monitor shows), and the
-   recording's HR = the median of its window HRs (``signal.hr.aggregate_hr``).
+   recording's HR = the peak of the mean of the windows' normalized band spectra (Welch-style
+   averaging: on real skin a 10 s window's peak is often noise, which moves from window to
+   window, while the pulse adds up; ``aggregate="median"`` takes the median window HR instead).
 
 ``DEFAULT_METHOD`` is the method that measured best on real skin (bench/real_skin.py).
 """
@@ -31,8 +33,9 @@ from rppg_distill.signal.filters import bandpass, detrend, detrend_lambda
 from rppg_distill.signal.hr import AGGREGATES, aggregate_hr
 from rppg_distill.signal.windows import window_bounds
 
-DEFAULT_METHOD = "pos"
-_BANDED = ("chrom", "pbv", "ica")  # methods with their own band-pass: give them the pipeline's band
+DEFAULT_METHOD = "chrom"
+_BANDED = ("chrom", "pbv", "ica")
+RECORDING_AGGREGATES = ("spectrum",) + AGGREGATES  # methods with their own band-pass: give them the pipeline's band
 
 
 def _core_peak_frequency():
@@ -50,7 +53,9 @@ class ClassicalPipeline:
     filter_order: Butterworth order of the band-pass (None: none).
     detrend_lam_at_30: smoothness-priors lambda at 30 fps (None: no detrending).
     window_s, stride_s: HR windows (seconds) and their spacing.
-    aggregate: "median" or "mode" (``signal.hr.aggregate_hr``) of the window HRs.
+    aggregate: how window estimates make the recording's HR: "spectrum" (the peak of the mean
+        of the windows' normalized band spectra, Welch's averaging), or "median" / "mode" of the
+        window HRs (``signal.hr.aggregate_hr``).
     resolution_bpm: grid step of the spectral peak search.
     """
 
@@ -60,7 +65,7 @@ class ClassicalPipeline:
     detrend_lam_at_30: float | None = 100.0
     window_s: float = 10.0
     stride_s: float = 1.0
-    aggregate: str = "median"
+    aggregate: str = "spectrum"
     resolution_bpm: float = 0.1
 
     def __post_init__(self):
@@ -76,8 +81,9 @@ class ClassicalPipeline:
             raise ValueError(f"detrend_lam_at_30 must be > 0 or None, got {self.detrend_lam_at_30}")
         if not (self.window_s > 0 and self.stride_s > 0):
             raise ValueError(f"window_s and stride_s must be > 0, got {self.window_s}, {self.stride_s}")
-        if self.aggregate not in AGGREGATES:
-            raise ValueError(f"aggregate must be one of {AGGREGATES}, got {self.aggregate!r}")
+        if self.aggregate not in RECORDING_AGGREGATES:
+            raise ValueError(f"aggregate must be one of {RECORDING_AGGREGATES}, "
+                             f"got {self.aggregate!r}")
         if not self.resolution_bpm > 0:
             raise ValueError(f"resolution_bpm must be > 0, got {self.resolution_bpm}")
 
@@ -117,8 +123,8 @@ class ClassicalPipeline:
         """HR (bpm) of one window of RGB means [T, 3]."""
         return self.peak_hr(self.pulse(rgb, fs), fs)
 
-    def track(self, rgb, fs) -> tuple[np.ndarray, np.ndarray]:
-        """Window HRs of a recording: (end time of each window in s [W], HR in bpm [W]).
+    def window_pulses(self, rgb, fs) -> tuple[np.ndarray, np.ndarray]:
+        """Pulses of the recording's windows: (end times in s [W], pulses [W, L]).
 
         Each window is processed on its own (the runtime's view of the last ``window_s``
         seconds); a recording shorter than one window gives one window of all of it.
@@ -126,13 +132,33 @@ class ClassicalPipeline:
         fs = check_fs(fs)
         x = fill_dropped_frames(rgb)
         bounds = window_bounds(len(x), fs, self.window_s, self.stride_s, short="whole")
-        pulses = [self.pulse(x[a:b], fs) for a, b in bounds]
-        if len({len(p) for p in pulses}) == 1:
-            hrs = np.atleast_1d(self.peak_hr(np.stack(pulses), fs))
-        else:
-            hrs = np.array([self.peak_hr(p, fs) for p in pulses])
-        return np.array([b / fs for _, b in bounds]), hrs
+        pulses = np.stack([self.pulse(x[a:b], fs) for a, b in bounds])
+        return np.array([b / fs for _, b in bounds]), pulses
+
+    def track(self, rgb, fs) -> tuple[np.ndarray, np.ndarray]:
+        """Window HRs of a recording: (end time of each window in s [W], HR in bpm [W])."""
+        t, pulses = self.window_pulses(rgb, fs)
+        return t, np.atleast_1d(self.peak_hr(pulses, fs))
+
+    def spectrum_hr(self, pulses, fs) -> float:
+        """HR (bpm) at the peak of the mean normalized band spectrum of ``pulses`` [W, L]: each
+        window has one vote spread over the band, so noise peaks that move from window to window
+        average out while the pulse, present in most windows, adds up (Welch's averaging)."""
+        from rppg_distill.spectral import band_frequencies, band_psd
+
+        x = np.ascontiguousarray(np.atleast_2d(np.asarray(pulses, dtype=np.float64)))
+        step = self.resolution_bpm / 60.0
+        p = band_psd(x, check_fs(fs), self.band, step_hz=step, window="hann", normalize=True)
+        f = band_frequencies(x.shape[1], fs, self.band, step_hz=step)
+        return float(60.0 * f[int(np.argmax(np.asarray(p).mean(axis=0)))])
 
     def hr(self, rgb, fs) -> float:
-        """The recording's HR (bpm): ``aggregate`` of its window HRs."""
-        return aggregate_hr(self.track(rgb, fs)[1], self.aggregate)
+        """The recording's HR (bpm) from its windows, by ``aggregate``."""
+        t, pulses = self.window_pulses(rgb, fs)
+        return self.aggregate_windows(pulses, fs)
+
+    def aggregate_windows(self, pulses, fs) -> float:
+        """The recording's HR from its window pulses [W, L] (see ``aggregate``)."""
+        if self.aggregate == "spectrum":
+            return self.spectrum_hr(pulses, fs)
+        return aggregate_hr(np.atleast_1d(self.peak_hr(pulses, fs)), self.aggregate)

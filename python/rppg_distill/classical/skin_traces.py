@@ -68,12 +68,11 @@ def evaluate_on_traces(traces, pipeline) -> dict:
     ``window_s`` window against the recording's mean HR, so true HR changes count as error),
     ``n``, ``n_windows`` and ``per_trace`` [(name, truth, estimate)].
     """
-    from rppg_distill.signal.hr import aggregate_hr
-
     rec_err, win_err, per = [], [], []
     for tr in traces:
-        _, hrs = pipeline.track(tr.rgb, tr.fs)
-        est = aggregate_hr(hrs, pipeline.aggregate)
+        _, pulses = pipeline.window_pulses(tr.rgb, tr.fs)
+        hrs = np.atleast_1d(pipeline.peak_hr(pulses, tr.fs))
+        est = pipeline.aggregate_windows(pulses, tr.fs)
         rec_err.append(abs(est - tr.hr_bpm))
         win_err.append(np.abs(hrs - tr.hr_bpm))
         per.append((tr.name, tr.hr_bpm, est))
