@@ -154,8 +154,7 @@ class ClassicalPipeline:
 
     def hr(self, rgb, fs) -> float:
         """The recording's HR (bpm) from its windows, by ``aggregate``."""
-        t, pulses = self.window_pulses(rgb, fs)
-        return self.aggregate_windows(pulses, fs)
+        return self.aggregate_windows(self.window_pulses(rgb, fs)[1], fs)
 
     def aggregate_windows(self, pulses, fs) -> float:
         """The recording's HR from its window pulses [W, L] (see ``aggregate``)."""
