@@ -82,3 +82,28 @@ def rgb_trace(frames, skin_mask: "bool | str | np.ndarray | None" = None, *, cr=
         for c in range(3):
             out[~good, c] = np.interp(idx[~good], idx[good], out[good, c])
     return out
+
+
+def fill_dropped_frames(rgb) -> np.ndarray:
+    """Replace dropped frames of an RGB-mean trace [T, 3] by linear interpolation.
+
+    A frame is dropped when a channel is not finite or not > 0 (a black or missing frame of a
+    recording: its mean colour carries no pulse and would inject a step into every method).
+
+    Returns:
+        float64 [T, 3] (a copy).
+
+    Raises:
+        ValueError: wrong shape, or no valid frame at all.
+    """
+    arr = np.array(rgb, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 3 or arr.shape[0] == 0:
+        raise ValueError(f"rgb trace must have shape [T, 3] with T > 0, got {arr.shape}")
+    good = np.all(np.isfinite(arr) & (arr > 0), axis=1)
+    if not good.any():
+        raise ValueError("rgb trace has no valid frame (all black, missing or NaN)")
+    if not good.all():
+        idx = np.arange(arr.shape[0])
+        for c in range(3):
+            arr[~good, c] = np.interp(idx[~good], idx[good], arr[good, c])
+    return arr

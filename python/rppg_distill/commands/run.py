@@ -1,8 +1,11 @@
-"""`rppg-distill run VIDEO|--camera N --model student.onnx|student.plan`: streaming heart rate.
+"""`rppg-distill run VIDEO|--camera N [--model student.onnx|student.plan | --method pos|chrom|...]`.
 
+Streaming heart rate. Without ``--model`` a classical method runs (``--method``; default: the one
+that measured best on real skin, ``classical.DEFAULT_METHOD``) through the same Monitor.
 Writes ``<out>/hr.csv`` (one row per frame, flushed as it goes, so a crash or Ctrl-C leaves a valid
-partial file), ``<out>/bvp.csv`` (stitched pulse), ``<out>/summary.json`` and with ``--plot`` a PNG
-of BVP and HR over time. Never imports torch.
+partial file), ``<out>/bvp.csv`` (stitched pulse), ``<out>/summary.json`` (what ran, with its
+contract and pipeline settings) and with ``--plot`` ``plot.png`` (pulse, HR track with its
+confidence, face crops). Never imports torch.
 """
 
 from __future__ import annotations
@@ -15,16 +18,27 @@ import time
 from pathlib import Path
 
 NAME = "run"
-HELP = "estimate heart rate from a video file or a camera with an exported student model"
+HELP = "estimate heart rate from a video file or a camera (a classical method or an exported model)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("video", nargs="?", help="video file (MP4/AVI/...)")
     src.add_argument("--camera", type=int, help="camera index (OpenCV)")
-    p.add_argument("--model", required=True, help="student .onnx or TensorRT .plan")
+    from rppg_distill.classical import DEFAULT_METHOD, METHODS
+    from rppg_distill.data.face.skin import SKIN_MODES
+
+    p.add_argument("--model", default=None, help="student .onnx or TensorRT .plan (default: none, "
+                   "a classical method runs)")
+    p.add_argument("--method", choices=sorted(METHODS), default=None,
+                   help=f"classical method when no --model is given (default: {DEFAULT_METHOD}, "
+                        "the best measured on real skin)")
+    p.add_argument("--skin-mask", choices=SKIN_MODES, default="roi+ycrcb",
+                   help="classical: pixels averaged in the face box (default: forehead + cheeks, "
+                        "skin-coloured only)")
     p.add_argument("--out", default="rppg_run", help="output folder (default: ./rppg_run)")
-    p.add_argument("--plot", action="store_true", help="write plot.png (BVP and HR over time)")
+    p.add_argument("--plot", action="store_true",
+                   help="write plot.png (pulse, HR with its confidence, face crops)")
     p.add_argument("--providers", default="auto", help="onnxruntime providers: auto, cpu, cuda, tensorrt")
     p.add_argument("--face-backend", default="haar")
     p.add_argument("--mode", choices=("auto", "live", "offline"), default="auto",
@@ -132,35 +146,141 @@ class _Console:
             sys.stderr.write("\n")
 
 
-def write_plot(path: Path, bvp_t, bvp, hr_rows) -> None:
-    import matplotlib
+def _load_runner(args: argparse.Namespace):
+    """The classical runner (no ``--model``) or the model's runner; ValueError etc. on failure."""
+    if args.model is None:
+        from rppg_distill.classical import DEFAULT_METHOD, ClassicalPipeline
+        from rppg_distill.deploy.runtime import ClassicalRunner
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+        pipe = ClassicalPipeline(method=args.method or DEFAULT_METHOD,
+                                 window_s=args.hr_window, stride_s=args.hr_update)
+        return ClassicalRunner(pipeline=pipe, skin=args.skin_mask)
+    from rppg_distill.deploy import load_runner
 
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(10, 5), sharex=True)
-    a1.plot(bvp_t, bvp, lw=0.8)
-    a1.set_ylabel("BVP (z)")
-    t = [r["t"] for r in hr_rows if r["valid"]]
-    h = [r["hr_bpm"] for r in hr_rows if r["valid"]]
-    a2.plot(t, h, ".", ms=2)
-    a2.set_ylabel("HR (bpm)")
-    a2.set_xlabel("time (s)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return load_runner(args.model, **({"providers": args.providers, "threads": args.threads}
+                                      if str(args.model).endswith(".onnx") else {}))
+
+
+def _summary_header(args, runner, mon, cfg, mode: str, key_period) -> dict:
+    """What ran, on what, with which contract and monitor settings."""
+    desc = runner.describe()
+    return {"source": args.video if args.camera is None else f"camera:{args.camera}",
+            "ran": (f"classical method {desc['method']}" if args.model is None
+                    else f"model {args.model}"),
+            "model": None if args.model is None else str(args.model),
+            "method": desc.get("method"), "runner": desc, "mode": mode,
+            "contract": runner.contract.to_dict(), "key_frame_period_s": key_period,
+            "monitor": {"hop": mon.hop, "hr_window_s": cfg.hr_window_s,
+                        "hr_update_s": cfg.hr_update_s, "face_backend": cfg.face_backend,
+                        "detect_every": cfg.detect_every, "min_snr_db": cfg.min_snr_db,
+                        "min_peak_concentration": cfg.min_peak_concentration}}
+
+
+class _Streamed:
+    """What the frame loop collected: per-frame HR rows, the stitched pulse, crops for the plot."""
+
+    def __init__(self, plot: bool):
+        from rppg_distill.deploy.runtime.plot import CropSampler
+
+        self.hr_rows: list[dict] = []
+        self.bvp_t: list[float] = []
+        self.bvp: list[float] = []
+        self.crops = CropSampler() if plot else None
+        self.n = 0
+        self.error: str | None = None
+
+
+def _stream(source, mon, out: Path, console: _Console, got: _Streamed, t0: float) -> None:
+    """Push every frame; rows are written whole as they come (CsvRows), so an interrupted run or
+    a full disk leaves valid CSV files. Errors end the loop and are kept in ``got.error``."""
+    from rppg_distill.data.atomic import CsvRows
+
+    with CsvRows(out / "hr.csv", ["t", "valid", "hr_bpm", "snr_db", "peak_concentration",
+                                   "confident", "face", "status"]) as w_hr, \
+            CsvRows(out / "bvp.csv", ["t", "bvp"]) as w_b:
+
+        def write_bvp(ts, vs):
+            w_b.write([[f"{a:.4f}", f"{b:.5f}"] for a, b in zip(ts, vs)])
+            got.bvp_t.extend(ts.tolist())
+            got.bvp.extend(vs.tolist())
+
+        try:
+            t_dec = time.perf_counter()
+            for frame, ts in source:
+                mon.timer.add("decode", time.perf_counter() - t_dec)
+                r = mon.push(frame, ts)
+                got.n += 1
+                w_hr.write([r.row()])
+                got.hr_rows.append({"t": r.t, "valid": r.valid, "hr_bpm": r.hr_bpm,
+                                    "snr_db": r.snr_db, "confident": r.confident,
+                                    "updated": r.updated})
+                if got.crops is not None and r.face:
+                    got.crops.offer(r.t, mon.last_crop)
+                if len(r.bvp):
+                    write_bvp(r.bvp_t, r.bvp)
+                console.update(r, got.n, got.n / max(time.perf_counter() - t0, 1e-9))
+                t_dec = time.perf_counter()
+            ts_, vs_ = mon.flush()
+            if len(vs_):
+                write_bvp(ts_, vs_)
+        except KeyboardInterrupt:
+            got.error = "interrupted"
+        except (ValueError, OSError, RuntimeError) as err:
+            from rppg_distill.errors import one_line
+
+            got.error = one_line(err)
+
+
+def _recording_hr(runner, got: _Streamed, estimates: list[float]) -> float | None:
+    """One HR for the whole recording: a classical pipeline's own aggregate over its windows of
+    the stitched pulse, else the aggregate of the window estimates."""
+    from rppg_distill.signal.hr import aggregate_hr
+
+    pipe = getattr(runner, "pipeline", None)
+    if pipe is not None and len(got.bvp) >= round(pipe.window_s * runner.fs):
+        import numpy as np
+
+        from rppg_distill.signal.windows import window_bounds
+
+        sig = np.asarray(got.bvp, np.float64)
+        bounds = window_bounds(len(sig), runner.fs, pipe.window_s, pipe.stride_s)
+        return pipe.aggregate_windows(np.stack([sig[a:b] for a, b in bounds]), runner.fs)
+    return aggregate_hr(estimates) if estimates else None
+
+
+def _results(summary: dict, runner, mon, got: _Streamed, elapsed: float) -> dict:
+    from rppg_distill.signal.hr import aggregate_hr
+
+    valid = [r["hr_bpm"] for r in got.hr_rows if r["valid"]]
+    estimates = [r["hr_bpm"] for r in got.hr_rows if r["valid"] and r["updated"]]
+    final = mon.last_hr()[0]
+    summary.update({
+        "frames": got.n, "elapsed_s": elapsed, "fps": got.n / elapsed if elapsed > 0 else 0.0,
+        "valid_frames": len(valid),
+        "hr_median_bpm": float(sorted(valid)[len(valid) // 2]) if valid else None,
+        "hr_final_bpm": final if math.isfinite(final) else None,
+        "hr_estimates": len(estimates),
+        "hr_recording_bpm": _recording_hr(runner, got, estimates),
+        "hr_window_median_bpm": aggregate_hr(estimates) if estimates else None,
+        "confident_share": (sum(r["confident"] for r in got.hr_rows if r["valid"]) / len(valid))
+        if valid else None,
+        "stages": mon.stats()["stages"], "error": got.error})
+    return summary
 
 
 def run(args: argparse.Namespace) -> int:
-    from rppg_distill.deploy import load_runner
-    from rppg_distill.deploy.runtime import Monitor, MonitorConfig
+    from rppg_distill.data.atomic import atomic_write_text
+    from rppg_distill.deploy.runtime import Monitor, MonitorConfig, prefetch
 
     out = Path(args.out)
+    if args.model is not None and args.method is not None:
+        print("rppg-distill run: give either --model or --method, not both", file=sys.stderr)
+        return 2
     try:
-        runner = load_runner(args.model, **({"providers": args.providers, "threads": args.threads}
-                                            if str(args.model).endswith(".onnx") else {}))
+        runner = _load_runner(args)
     except (ValueError, FileNotFoundError, RuntimeError, ImportError) as err:
-        print(f"rppg-distill run: cannot load model: {err}", file=sys.stderr)
+        what = "model" if args.model is not None else "classical method"
+        print(f"rppg-distill run: cannot load {what}: {err}", file=sys.stderr)
         return 2
     mode = args.mode if args.mode != "auto" else ("live" if args.camera is not None else "offline")
     key_period = _key_frame_period(args)
@@ -174,74 +294,30 @@ def run(args: argparse.Namespace) -> int:
         print(f"rppg-distill run: {err}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
-    from rppg_distill.deploy.runtime import prefetch
-
     source = (_camera_frames(args.camera, args.camera_timeout, args.max_frames)
-              if args.camera is not None else _video_frames(args.video, args.max_frames,
-                                                                  args.fps))
-    source = prefetch(source, args.prefetch)
-    summary = {"source": args.video if args.camera is None else f"camera:{args.camera}",
-               "model": str(args.model), "runner": runner.describe(), "mode": mode,
-               "contract": runner.contract.to_dict(), "key_frame_period_s": key_period}
+              if args.camera is not None else _video_frames(args.video, args.max_frames, args.fps))
+    summary = _summary_header(args, runner, mon, cfg, mode, key_period)
     console = _Console(args.quiet)
-    hr_rows, bvp_t_all, bvp_all = [], [], []
-    n = 0
-    error = None
+    got = _Streamed(args.plot)
     t0 = time.perf_counter()
-    from rppg_distill.data.atomic import CsvRows
-
-    # rows are written whole as they come (CsvRows): an interrupted run or a full disk leaves
-    # valid CSV files, and summary.json is written in any case (finally)
     try:
-        with CsvRows(out / "hr.csv", ["t", "valid", "hr_bpm", "snr_db", "peak_concentration",
-                                       "confident", "face", "status"]) as w_hr, \
-                CsvRows(out / "bvp.csv", ["t", "bvp"]) as w_b:
-
-            def write_bvp(ts, vs):
-                w_b.write([[f"{a:.4f}", f"{b:.5f}"] for a, b in zip(ts, vs)])
-                bvp_t_all.extend(ts.tolist())
-                bvp_all.extend(vs.tolist())
-
-            try:
-                t_dec = time.perf_counter()
-                for frame, ts in source:
-                    mon.timer.add("decode", time.perf_counter() - t_dec)
-                    r = mon.push(frame, ts)
-                    n += 1
-                    w_hr.write([r.row()])
-                    hr_rows.append({"t": r.t, "valid": r.valid, "hr_bpm": r.hr_bpm})
-                    if len(r.bvp):
-                        write_bvp(r.bvp_t, r.bvp)
-                    console.update(r, n, n / max(time.perf_counter() - t0, 1e-9))
-                    t_dec = time.perf_counter()
-                ts_, vs_ = mon.flush()
-                if len(vs_):
-                    write_bvp(ts_, vs_)
-            except KeyboardInterrupt:
-                error = "interrupted"
-            except (ValueError, OSError, RuntimeError) as err:
-                from rppg_distill.errors import one_line
-
-                error = one_line(err)
-    finally:
+        _stream(prefetch(source, args.prefetch), mon, out, console, got, t0)
+    finally:  # summary.json is written in any case
         console.done()
         elapsed = time.perf_counter() - t0
-        valid = [r["hr_bpm"] for r in hr_rows if r["valid"]]
-        final = mon.last_hr()[0]
-        summary.update({"frames": n, "elapsed_s": elapsed,
-                        "fps": n / elapsed if elapsed > 0 else 0.0, "valid_frames": len(valid),
-                        "hr_median_bpm": float(sorted(valid)[len(valid) // 2]) if valid else None,
-                        "hr_final_bpm": final if math.isfinite(final) else None,
-                        "stages": mon.stats()["stages"], "error": error})
-        from rppg_distill.data.atomic import atomic_write_text
-
+        _results(summary, runner, mon, got, elapsed)
         atomic_write_text(out / "summary.json", json.dumps(
             summary, indent=2,
             default=lambda o: None if isinstance(o, float) and math.isnan(o) else str(o)))
-    if args.plot and bvp_t_all:
-        write_plot(out / "plot.png", bvp_t_all, bvp_all, hr_rows)
-    if error:
-        print(f"rppg-distill run: stopped after {n} frames: {error} "
+    if args.plot and got.bvp_t:
+        from rppg_distill.deploy.runtime.plot import write_run_plot
+
+        write_run_plot(out / "plot.png", got.bvp_t, got.bvp, got.hr_rows, got.crops.items(),
+                       title=f"{summary['ran']} - {summary['source']}",
+                       min_snr_db=cfg.min_snr_db, roi_boxes=getattr(runner, "roi_boxes", ()))
+    n = got.n
+    if got.error:
+        print(f"rppg-distill run: stopped after {n} frames: {got.error} "
               f"(results so far are in {out})", file=sys.stderr)
         return 1 if n else 2
     if not args.quiet:

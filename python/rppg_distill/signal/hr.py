@@ -94,3 +94,36 @@ def hr_peaks(bvp, fs, band=(0.75, 3.0), *, filter_order: int | None = 2,
     if len(ibi) == 0:
         raise ValueError("no inter-beat interval inside the band")
     return float(60.0 / np.median(ibi))
+
+
+AGGREGATES = ("median", "mode")
+
+
+def aggregate_hr(window_hrs, how: str = "median", bin_bpm: float = 3.0) -> float:
+    """One HR (bpm) for a recording from the HRs of its (overlapping) windows.
+
+    ``"median"``: the median window HR (robust to a minority of windows locked on noise).
+    ``"mode"``: the median of the window HRs within ``bin_bpm`` of the fullest ``bin_bpm``-wide
+    histogram bin (the HR most windows agree on, even when fewer than half of them do).
+    NaN window HRs (windows without an estimate) are ignored.
+
+    Raises:
+        ValueError: no finite window HR, or an unknown ``how``.
+    """
+    h = np.asarray(window_hrs, dtype=np.float64).reshape(-1)
+    h = h[np.isfinite(h)]
+    if h.size == 0:
+        raise ValueError("no finite window HR to aggregate")
+    if how == "median":
+        return float(np.median(h))
+    if how == "mode":
+        if not np.isfinite(bin_bpm) or bin_bpm <= 0:
+            raise ValueError(f"bin_bpm must be > 0, got {bin_bpm}")
+        edges = np.arange(np.floor(h.min()), h.max() + bin_bpm, bin_bpm)
+        if edges.size < 2:
+            return float(np.median(h))
+        counts, edges = np.histogram(h, bins=edges)
+        k = int(np.argmax(counts))
+        near = h[(h >= edges[k] - bin_bpm) & (h <= edges[k + 1] + bin_bpm)]
+        return float(np.median(near))
+    raise ValueError(f"unknown HR aggregate {how!r}; known: {AGGREGATES}")

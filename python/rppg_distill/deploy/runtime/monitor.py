@@ -1,6 +1,7 @@
 """The streaming heart-rate monitor (numpy + OpenCV + a runner; never imports torch).
 
     mon = Monitor("student.onnx")            # or .plan, or any runner object
+    mon = Monitor(method="chrom")            # a classical method (default: Monitor())
     for frame, t in frames:                  # uint8 [H, W, 3] RGB, timestamp in seconds
         r = mon.push(frame, t)
         if r.valid: print(r.hr_bpm, r.confident)
@@ -11,6 +12,10 @@ resampled, never assumed) -> ring buffer of T frames -> every ``hop`` samples th
 last T frames -> overlap-add stitching (Hann weights, each window z-scored) -> HR from the spectral
 peak of the last ``hr_window_s`` seconds (fine grid, interpolated) -> SNR and peak concentration ->
 ``confident`` when both pass their thresholds.
+
+Classical methods (``Monitor(method=...)`` or no model at all) run through the same stages with a
+``ClassicalRunner`` (classical.py): each crop is reduced at once to its mean skin colour, so the
+ring holds RGB means [T, 3], and "the model" is the classical pipeline on the last T means.
 
 Throughput knobs are documented with ``MonitorConfig`` (config.py). Pieces beside this module:
 ``config`` (MonitorConfig, Result), ``stitch`` (OverlapAdd), ``timer`` (StageTimer); their
@@ -37,7 +42,13 @@ from .stitch import OverlapAdd
 from .timer import StageTimer
 
 
-def _open_model(model):
+def _open_model(model, method):
+    if model is None:
+        from .classical import ClassicalRunner
+
+        return ClassicalRunner(method)
+    if method is not None:
+        raise ValueError("Monitor: pass either a model or a classical method, not both")
     if isinstance(model, (str, Path)):
         from rppg_distill.deploy import load_runner
 
@@ -49,8 +60,11 @@ def _open_model(model):
 
 
 class Monitor:
-    def __init__(self, model, config: MonitorConfig | None = None, face_backend=None):
-        self.runner = _open_model(model)
+    def __init__(self, model=None, config: MonitorConfig | None = None, face_backend=None, *,
+                 method: str | None = None):
+        self.runner = _open_model(model, method)
+        # runners that reduce each crop to a few numbers (classical: mean skin RGB)
+        self._reduce = getattr(self.runner, "reduce_crop", None)
         self.contract = c = self.runner.contract
         self.cfg = cfg = config or MonitorConfig()
         if cfg.mode not in MODES:
@@ -58,7 +72,8 @@ class Monitor:
         self.fs = float(c.fs)
         self.T = int(c.frames)
         self.offline = cfg.mode == "offline"
-        self.hop = int(cfg.hop or (self.T if self.offline else max(1, self.T // 2)))
+        self.hop = int(cfg.hop or getattr(self.runner, "hop", None)
+                       or (self.T if self.offline else max(1, self.T // 2)))
         if not 1 <= self.hop <= self.T:
             raise ValueError(f"hop must be in [1, T={self.T}], got {self.hop}")
         fixed = getattr(self.runner, "batch", None)
@@ -84,7 +99,9 @@ class Monitor:
         self.frames_in = 0
         self._frame_shape = None
         self._last_t = None
-        self._ring = np.zeros((self.T, int(c.height), int(c.width), 3), np.float32)
+        self._ring = np.zeros((self.T, 3) if self._reduce else
+                              (self.T, int(c.height), int(c.width), 3), np.float32)
+        self.last_crop = None        # uint8 face crop of the latest frame with a face (plots)
         self._reset_segment()
         if cfg.warmup:
             self._warmup()
@@ -92,7 +109,12 @@ class Monitor:
     def _warmup(self) -> None:
         """First calls allocate (onnxruntime arenas, the core's DFT basis) and import (the
         quality measures pull in scipy): pay for them here, not in the first window."""
-        x = np.zeros(self.contract.input_shape(self._model_batch(1)), np.float32)
+        if self._reduce:  # a window of plausible skin means (zeros have no colour to normalize)
+            rng = np.random.default_rng(0)
+            x = (np.array([150.0, 110.0, 90.0]) * (1 + 0.01 * rng.standard_normal(
+                self.runner.input_shape(1)))).astype(np.float32)
+        else:
+            x = np.zeros(self.contract.input_shape(self._model_batch(1)), np.float32)
         self.runner.run(x)
         n = max(self.min_hr_n, min(self.hr_n, 2 * self.T))
         sig = np.sin(2 * np.pi * 1.2 * np.arange(n) / self.fs).astype(np.float32)
@@ -169,7 +191,8 @@ class Monitor:
         self._covered = start + self.T
         t0 = time.perf_counter()
         idx = (start + np.arange(self.T)) % self.T
-        x = normalize_window(self._ring[idx], self.contract.normalization)
+        x = (self._ring[idx] if self._reduce
+             else normalize_window(self._ring[idx], self.contract.normalization))
         self._pending.append((start, x, only_from))
         self.timer.add("normalize", time.perf_counter() - t0)
         if len(self._pending) < self.batch_windows:
@@ -255,7 +278,9 @@ class Monitor:
             self._reset_segment()
             return self._result(t, "no_face", False, ts, vals)
         t0 = time.perf_counter()
-        crop = self.tracker.crop(frame, box).astype(np.float32)
+        crop_u8 = self.tracker.crop(frame, box)
+        self.last_crop = crop_u8
+        crop = (self._reduce(crop_u8) if self._reduce else crop_u8.astype(np.float32))
         self.timer.add("crop", time.perf_counter() - t0)
         status = "ok"
         out_t = out_v = None
