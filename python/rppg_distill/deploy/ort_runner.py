@@ -9,10 +9,12 @@ Common runner interface (shared with ``trt_runner.TrtRunner``):
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from . import cpu_features
 from .contract import Contract, contract_from_onnx
 
 PROVIDER_ALIASES = {
@@ -45,6 +47,37 @@ def resolve_providers(providers=None) -> list[str]:
     return out
 
 
+class Int8CpuWarning(UserWarning):
+    """An int8 model meets a CPU whose int8 kernels it was not quantized for."""
+
+
+_WARNED: set[tuple[str, str]] = set()
+
+
+def warn_int8_cpu_mismatch(path, flags=None, x86: bool | None = None) -> str | None:
+    """Warn (once per model file and reason) when the int8 ONNX at ``path`` was quantized with
+    full-range weights and this CPU has no VNNI/AMX (onnxruntime's CPU kernels saturate there).
+
+    Args:
+        flags: the CPU flags to judge (default: read from /proc/cpuinfo; None where unknown).
+        x86: whether the CPU is x86 (default: this machine's).
+    Returns the warning text, or None when there is nothing to warn about.
+    """
+    from .int8_settings import cpu_mismatch, read_record
+
+    flags = cpu_features.cpu_flags() if flags is None else frozenset(flags)
+    x86 = cpu_features.is_x86() if x86 is None else x86
+    reason = cpu_mismatch(read_record(path), flags, x86=x86)
+    if reason is None:
+        return None
+    msg = f"{path}: {reason}"
+    key = (str(Path(path).resolve()), reason)
+    if key not in _WARNED:
+        _WARNED.add(key)
+        warnings.warn(msg, Int8CpuWarning, stacklevel=3)
+    return msg
+
+
 def check_input(x: np.ndarray, contract: Contract, batch: int | None) -> np.ndarray:
     x = np.asarray(x)
     want = contract.input_shape(x.shape[0] if x.ndim == 5 else 1)
@@ -59,7 +92,8 @@ def check_input(x: np.ndarray, contract: Contract, batch: int | None) -> np.ndar
 class OrtRunner:
     kind = "onnxruntime"
 
-    def __init__(self, path, providers=None, threads: int | None = None, spin: bool = False):
+    def __init__(self, path, providers=None, threads: int | None = None, spin: bool = False,
+                 cpu_flags=None):
         """Args:
             providers: "auto" / None, "cpu", "cuda", "tensorrt" or a list.
             threads: onnxruntime intra-op threads (None: onnxruntime's default, one per
@@ -68,6 +102,8 @@ class OrtRunner:
             spin: let idle intra-op threads busy-wait between calls. Off by default: in the
                 streaming runtime the model runs once per window, and spinning threads steal the
                 cores that decode and face detection need between windows.
+            cpu_flags: CPU flags to judge an int8 model against (default: this CPU's); an int8
+                model quantized for VNNI CPUs warns once (``Int8CpuWarning``) on CPU without.
         """
         import onnxruntime as ort
 
@@ -94,6 +130,9 @@ class OrtRunner:
         if inp.type != "tensor(float)":
             raise ValueError(f"{self.path}: model input is {inp.type}; the runtime feeds float32 "
                              "(export fp16/int8 models with float32 I/O)")
+        self.int8_warning = None
+        if self.contract.precision == "int8" and self.session.get_providers()[0] == "CPUExecutionProvider":
+            self.int8_warning = warn_int8_cpu_mismatch(self.path, cpu_flags)
 
     def run(self, x: np.ndarray) -> np.ndarray:
         x = check_input(x, self.contract, self.batch)
@@ -102,4 +141,5 @@ class OrtRunner:
     def describe(self) -> dict:
         return {"runner": self.kind, "path": str(self.path), "providers": self.session.get_providers(),
                 "precision": self.contract.precision, "batch": self.batch or "dynamic",
-                "threads": self.threads or "default", "spin": self.spin}
+                "threads": self.threads or "default", "spin": self.spin,
+                **({"int8_warning": self.int8_warning} if self.int8_warning else {})}
