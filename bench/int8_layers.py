@@ -36,13 +36,15 @@ sys.path.insert(0, str(ROOT / "tests" / "deploy"))
 sys.path.insert(0, str(ROOT / "python"))
 
 CONFIGS = {
-    # name: target, then Int8Settings overrides of the target's defaults
+    # name: target, then Int8Settings fields (explicit, whatever the target's defaults are)
     "s8s8_sym_full": {"target": "tensorrt"},  # the previous default (what CI failed with)
-    "s8s8_sym_reduce": {"target": "tensorrt", "reduce_range": True},
-    "u8s8_asym_full": {"target": "ort-cpu", "reduce_range": False},
-    "u8s8_asym_reduce": {"target": "ort-cpu"},  # the ort-cpu default
-    "u8u8_asym_full": {"target": "ort-cpu", "reduce_range": False, "weight_type": "uint8",
-                       "weight_symmetric": False},
+    "s8s8_sym_reduce": {"target": "ort-cpu", "reduce_range": True},  # the ort-cpu default
+    "u8s8_asym_full": {"target": "ort-cpu", "reduce_range": False, "activation_type": "uint8",
+                       "activation_symmetric": False},
+    "u8s8_asym_reduce": {"target": "ort-cpu", "reduce_range": True, "activation_type": "uint8",
+                         "activation_symmetric": False},
+    "u8u8_asym_full": {"target": "ort-cpu", "reduce_range": False, "activation_type": "uint8",
+                       "activation_symmetric": False, "weight_type": "uint8", "weight_symmetric": False},
     "s8s8_sym_full_conv1_float": {"target": "tensorrt", "nodes_to_exclude": ("/motion_conv1/Conv",)},
 }
 
@@ -62,17 +64,19 @@ def build_model_and_clips(workdir: Path):
     export_onnx(model, workdir / "fp32.onnx", c, exporter="legacy")
 
     def clips_of(hrs, seeds):
-        out = []
+        out, hr_true = [], []
         for hr, seed in zip(hrs, seeds):
             frames, _ = pulse_frames(hr, seconds=4.0, size=(64, 48), seed=seed)
             crops = np.stack([cv2.resize(f[:, 8:56], (36, 36), interpolation=cv2.INTER_AREA)
                               for f in frames])
             out.append(precision.clips_from_crops(crops, c, stride=30))
-        return np.concatenate(out)
+            hr_true += [float(hr)] * len(out[-1])
+        return np.concatenate(out), np.asarray(hr_true)
 
-    test_clips = clips_of([60, 75, 90, 105], range(4))
-    other = clips_of([66, 84, 96, 114], range(10, 14))
-    return workdir / "fp32.onnx", test_clips[::2], np.concatenate([test_clips[1::2], other])
+    test_clips, test_hr = clips_of([60, 75, 90, 105], range(4))
+    other, other_hr = clips_of([66, 84, 96, 114], range(10, 14))
+    return (workdir / "fp32.onnx", test_clips[::2], np.concatenate([test_clips[1::2], other]),
+            np.concatenate([test_hr[1::2], other_hr]))
 
 
 def _with_outputs(model, names_types):
@@ -146,7 +150,7 @@ def _truncated(model, output: str):
     return m
 
 
-def measure(fp32_path: Path, int8_path: Path, held: np.ndarray) -> dict:
+def measure(fp32_path: Path, int8_path: Path, held: np.ndarray, hr_true: np.ndarray) -> dict:
     """Per-layer and end errors of an int8 model against its fp32 source on ``held`` clips.
 
     Exposing a quantized tensor as a graph output changes how onnxruntime fuses the graph (an
@@ -192,7 +196,9 @@ def measure(fp32_path: Path, int8_path: Path, held: np.ndarray) -> dict:
         hr_ref, hr_q = clip_hr(y_ref, c.fs, c.band), clip_hr(y, c.fs, c.band)
         end[mode] = {"bvp_corr_mean": float(np.mean(corr)), "bvp_corr_min": float(np.min(corr)),
                      "hr_abs_diff_mean_bpm": float(np.mean(np.abs(hr_q - hr_ref))),
-                     "hr_abs_diff_max_bpm": float(np.max(np.abs(hr_q - hr_ref)))}
+                     "hr_abs_diff_max_bpm": float(np.max(np.abs(hr_q - hr_ref))),
+                     "mae_fp32_bpm": float(np.mean(np.abs(hr_ref - hr_true))),
+                     "mae_drift_bpm": float(np.mean(np.abs(hr_q - hr_true)) - np.mean(np.abs(hr_ref - hr_true)))}
     return {"layers": layers, "end": end}
 
 
@@ -205,7 +211,8 @@ def print_report(name: str, rep: dict) -> None:
               f"| {r['kernel_vs_exact_rel']:.3f} |")
     for mode, e in rep["end"].items():
         print(f"{mode}: BVP corr mean {e['bvp_corr_mean']:.3f} (min {e['bvp_corr_min']:.3f}), "
-              f"|HR diff| mean {e['hr_abs_diff_mean_bpm']:.2f} max {e['hr_abs_diff_max_bpm']:.2f} bpm")
+              f"|HR diff| mean {e['hr_abs_diff_mean_bpm']:.2f} max {e['hr_abs_diff_max_bpm']:.2f} bpm, "
+              f"MAE drift {e['mae_drift_bpm']:+.2f} bpm (fp32 MAE {e['mae_fp32_bpm']:.2f})")
 
 
 def main(argv=None) -> int:
@@ -225,13 +232,13 @@ def main(argv=None) -> int:
     results = {"meta": meta, "configs": {}}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        fp32, calib, held = build_model_and_clips(tmp)
+        fp32, calib, held, hr_true = build_model_and_clips(tmp)
         meta.update(calibration_clips=len(calib), heldout_clips=len(held))
         for name in [n.strip() for n in args.configs.split(",") if n.strip()]:
             over = dict(CONFIGS[name])
             settings = settings_for_target(over.pop("target"), **over)
             q = precision.to_int8(fp32, tmp / f"{name}.onnx", calib, settings=settings)
-            rep = measure(fp32, q, held)
+            rep = measure(fp32, q, held, hr_true)
             rep["settings"] = settings.to_dict()
             results["configs"][name] = rep
             print_report(name, rep)

@@ -52,8 +52,8 @@ def test_metadata_records_settings(models):
     _, cpu, trt = models
     rec = read_record(cpu)
     assert rec["target"] == "ort-cpu" and rec["reduce_range"] is True
-    assert (rec["activation_type"], rec["weight_type"]) == ("uint8", "int8")
-    assert rec["activation_symmetric"] is False and rec["weight_symmetric"] is True
+    assert (rec["activation_type"], rec["weight_type"]) == ("int8", "int8")
+    assert rec["activation_symmetric"] is True and rec["weight_symmetric"] is True
     assert rec["nodes_to_exclude"] == [] and rec["per_channel"] is True
     assert rec["onnxruntime"] == ort.__version__
     assert rec["calibration_cpu_flags"] == cpu_features.reported_flags(cpu_features.cpu_flags())

@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", choices=["ort-cpu", "tensorrt"], default="ort-cpu",
                    help="int8 only: where the model will run. ort-cpu (default): onnxruntime on any "
                         "CPU (7-bit weights, accurate on x86 without VNNI too); tensorrt: full-range "
-                        "symmetric int8 for TensorRT")
+                        "int8 for TensorRT (inaccurate in onnxruntime on x86 CPUs without VNNI)")
     p.add_argument("--calib-cache", help="clip cache folder with preprocessed crops for int8 calibration")
     p.add_argument("--calib-clips", type=int, default=64)
     p.add_argument("--heldout-clips", type=int, default=16, help="held-out clips for HR drift")

@@ -1,12 +1,12 @@
 """int8 quantization settings per deployment target, recorded in the model, checked at load time.
 
 Targets:
-- ``ort-cpu`` (default): onnxruntime on any CPU. Asymmetric uint8 activations (onnxruntime's
-  x86 kernels are u8*s8; int8 activations are shifted to uint8 on x86 anyway) and per-channel
-  int8 weights quantized to 7 bits (``reduce_range``), so that x86 CPUs without VNNI, whose u8*s8
-  kernel sums pairs of products in a saturating int16 (see ``cpu_features``), do not clip. The
-  cost is one bit of weight precision on every CPU. Measured in bench/int8_layers.py (figures
-  in docs/int8.md).
+- ``ort-cpu`` (default): onnxruntime on any CPU. Symmetric int8 activations and per-channel
+  symmetric int8 weights quantized to 7 bits (``reduce_range``), so that x86 CPUs without VNNI,
+  whose u8*s8 kernel sums pairs of products in a saturating int16 (see ``cpu_features``), do not
+  clip. The cost is one bit of weight precision on every CPU. Symmetric int8 keeps the file
+  loadable by TensorRT too (the onnxruntime TensorRT EP, ``tools/build_engine.py``). Measured in
+  bench/int8_layers.py (figures in docs/int8.md).
 - ``tensorrt``: TensorRT's explicit quantization (int32 accumulation on every GPU): full-range
   symmetric int8 activations and weights, as TensorRT expects for its Q/DQ fusion.
 
@@ -63,8 +63,7 @@ def settings_for_target(target: str = "ort-cpu", **overrides) -> Int8Settings:
     if target == "tensorrt":
         base = Int8Settings(target="tensorrt", reduce_range=False)
     elif target == "ort-cpu":
-        base = Int8Settings(target="ort-cpu", activation_type="uint8", activation_symmetric=False,
-                            reduce_range=True)
+        base = Int8Settings(target="ort-cpu", reduce_range=True)
     else:
         raise ValueError(f"unknown int8 target {target!r}; known: {', '.join(TARGETS)}")
     return dataclasses.replace(base, **overrides)
