@@ -52,6 +52,9 @@ class Int8CpuWarning(UserWarning):
 
 
 _WARNED: set[tuple[str, str]] = set()
+#: onnxruntime session option: on x86 without VNNI, run u8*s8 products with weights outside
+#: [-64, 63] as u8*u8 (no int16 saturation, slower).
+X64_QUANT_PRECISION = "session.x64quantprecision"
 
 
 def warn_int8_cpu_mismatch(path, flags=None, x86: bool | None = None) -> str | None:
@@ -70,7 +73,8 @@ def warn_int8_cpu_mismatch(path, flags=None, x86: bool | None = None) -> str | N
     reason = cpu_mismatch(read_record(path), flags, x86=x86)
     if reason is None:
         return None
-    msg = f"{path}: {reason}"
+    msg = (f"{path}: {reason}. The runner turns on onnxruntime's {X64_QUANT_PRECISION} for it "
+           "(may be slower; other onnxruntime users of the file do not get it)")
     key = (str(Path(path).resolve()), reason)
     if key not in _WARNED:
         _WARNED.add(key)
@@ -102,8 +106,9 @@ class OrtRunner:
             spin: let idle intra-op threads busy-wait between calls. Off by default: in the
                 streaming runtime the model runs once per window, and spinning threads steal the
                 cores that decode and face detection need between windows.
-            cpu_flags: CPU flags to judge an int8 model against (default: this CPU's); an int8
-                model quantized for VNNI CPUs warns once (``Int8CpuWarning``) on CPU without.
+            cpu_flags: CPU flags to judge an int8 model against (default: this CPU's). An int8
+                model with full-range weights on an x86 CPU without VNNI/AMX warns once
+                (``Int8CpuWarning``) and runs with onnxruntime's ``session.x64quantprecision``.
         """
         import onnxruntime as ort
 
@@ -121,6 +126,13 @@ class OrtRunner:
         self.threads = int(threads) if threads else None
         self.spin = bool(spin)
         self.providers = resolve_providers(providers)
+        self.int8_warning = None
+        if self.contract.precision == "int8" and self.providers[0] == "CPUExecutionProvider":
+            self.int8_warning = warn_int8_cpu_mismatch(self.path, cpu_flags)
+            if self.int8_warning:
+                # onnxruntime then computes u8*s8 products whose weights exceed 7 bits as u8*u8,
+                # without int16 saturation (measured: docs/int8.md)
+                opts.add_session_config_entry(X64_QUANT_PRECISION, "1")
         self.session = ort.InferenceSession(str(self.path), opts, providers=self.providers)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
@@ -130,9 +142,6 @@ class OrtRunner:
         if inp.type != "tensor(float)":
             raise ValueError(f"{self.path}: model input is {inp.type}; the runtime feeds float32 "
                              "(export fp16/int8 models with float32 I/O)")
-        self.int8_warning = None
-        if self.contract.precision == "int8" and self.session.get_providers()[0] == "CPUExecutionProvider":
-            self.int8_warning = warn_int8_cpu_mismatch(self.path, cpu_flags)
 
     def run(self, x: np.ndarray) -> np.ndarray:
         x = check_input(x, self.contract, self.batch)
