@@ -1,10 +1,12 @@
 """Per-layer error of int8 Q/DQ models against fp32, per quantization setting, on this CPU.
 
     python bench/int8_layers.py [--out bench/results/int8_layers.json] [--configs a,b,...]
+                                [--train-steps N]
 
 The model and clips are those of tests/deploy/test_precision.py (EfficientPhys-C, T=60, 36x36,
 seeded random weights; pulse videos at 60/75/90/105 bpm, calibration on every other clip) plus
-held-out clips from four other recordings (66/84/96/114 bpm, other seeds).
+held-out clips from four other recordings (66/84/96/114 bpm, other seeds). ``--train-steps N``
+instead trains a small student for N steps first (see ``build_model_and_clips``).
 
 For each setting the int8 model is run twice in onnxruntime (CPU):
 - ``kernel``: the session as users run it (ORT_ENABLE_ALL: Q/DQ fused into QLinearConv / QGemm,
@@ -49,7 +51,14 @@ CONFIGS = {
 }
 
 
-def build_model_and_clips(workdir: Path):
+def build_model_and_clips(workdir: Path, train_steps: int = 0):
+    """fp32 ONNX, calibration clips, held-out clips, their true HR.
+
+    ``train_steps`` 0: the test's model (seeded random weights, widths 32/64/128; its HR is not
+    the video's). Otherwise a student of widths 8/16/32 trained that many full-batch Adam steps
+    (negative Pearson against the pulse) on eight other recordings, so that its fp32 HR is right
+    and the HR drift of int8 means something.
+    """
     import cv2
     import torch
     from helpers import pulse_frames
@@ -59,22 +68,40 @@ def build_model_and_clips(workdir: Path):
     from rppg_distill.models import build_model
 
     c = Contract(model="efficientphys_c", frames=60, height=36, width=36, normalization="standardized")
-    torch.manual_seed(0)
-    model = build_model("efficientphys_c", frame_depth=10, img_size=36).eval()
-    export_onnx(model, workdir / "fp32.onnx", c, exporter="legacy")
 
     def clips_of(hrs, seeds):
-        out, hr_true = [], []
+        out, hr_true, waves = [], [], []
         for hr, seed in zip(hrs, seeds):
-            frames, _ = pulse_frames(hr, seconds=4.0, size=(64, 48), seed=seed)
+            frames, t = pulse_frames(hr, seconds=4.0, size=(64, 48), seed=seed)
             crops = np.stack([cv2.resize(f[:, 8:56], (36, 36), interpolation=cv2.INTER_AREA)
                               for f in frames])
             out.append(precision.clips_from_crops(crops, c, stride=30))
             hr_true += [float(hr)] * len(out[-1])
-        return np.concatenate(out), np.asarray(hr_true)
+            wave = np.sin(2 * np.pi * hr / 60.0 * t).astype(np.float32)
+            waves += [wave[i * 30:i * 30 + 60] for i in range(len(out[-1]))]
+        return np.concatenate(out), np.asarray(hr_true), np.stack(waves)
 
-    test_clips, test_hr = clips_of([60, 75, 90, 105], range(4))
-    other, other_hr = clips_of([66, 84, 96, 114], range(10, 14))
+    torch.manual_seed(0)
+    if train_steps:
+        model = build_model("efficientphys_c", frame_depth=10, img_size=36, nb_filters1=8,
+                            nb_filters2=16, nb_dense=32)
+        x, _, wave = clips_of([55, 62, 70, 78, 86, 95, 104, 115], range(20, 28))
+        x, wave = torch.from_numpy(x), torch.from_numpy(wave)
+        wave = wave - wave.mean(1, keepdim=True)
+        opt = torch.optim.Adam(model.parameters(), 3e-3)
+        for _ in range(train_steps):
+            model.train()
+            opt.zero_grad()
+            y = model(x)
+            y = y - y.mean(1, keepdim=True)
+            loss = 1 - ((y * wave).sum(1) / (y.norm(dim=1) * wave.norm(dim=1) + 1e-8)).mean()
+            loss.backward()
+            opt.step()
+    else:
+        model = build_model("efficientphys_c", frame_depth=10, img_size=36)
+    export_onnx(model.eval(), workdir / "fp32.onnx", c, exporter="legacy")
+    test_clips, test_hr, _ = clips_of([60, 75, 90, 105], range(4))
+    other, other_hr, _ = clips_of([66, 84, 96, 114], range(10, 14))
     return (workdir / "fp32.onnx", test_clips[::2], np.concatenate([test_clips[1::2], other]),
             np.concatenate([test_hr[1::2], other_hr]))
 
@@ -219,6 +246,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "int8_layers.json"))
     ap.add_argument("--configs", default=",".join(CONFIGS), help="comma list of " + ", ".join(CONFIGS))
+    ap.add_argument("--train-steps", type=int, default=0,
+                    help="0: the test's random-weight model; N: a small student trained N steps")
     args = ap.parse_args(argv)
     import onnxruntime
     from rppg_distill.deploy import cpu_features, precision
@@ -232,8 +261,8 @@ def main(argv=None) -> int:
     results = {"meta": meta, "configs": {}}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        fp32, calib, held, hr_true = build_model_and_clips(tmp)
-        meta.update(calibration_clips=len(calib), heldout_clips=len(held))
+        fp32, calib, held, hr_true = build_model_and_clips(tmp, args.train_steps)
+        meta.update(calibration_clips=len(calib), heldout_clips=len(held), train_steps=args.train_steps)
         for name in [n.strip() for n in args.configs.split(",") if n.strip()]:
             over = dict(CONFIGS[name])
             settings = settings_for_target(over.pop("target"), **over)
