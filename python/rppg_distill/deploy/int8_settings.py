@@ -83,16 +83,24 @@ def make_record(settings: Int8Settings, calibration_clips: int,
             "calibration_cpu_int8_dot": cpu_features.has_int8_dot(flags)}
 
 
-def read_record(model_or_path) -> dict | None:
-    """The ``INT8_KEY`` record of an ONNX model (a path or a loaded ModelProto), None if absent."""
-    if isinstance(model_or_path, (str, bytes)) or hasattr(model_or_path, "__fspath__"):
-        import onnx
+def record_from_metadata(meta: dict) -> dict | None:
+    """The ``INT8_KEY`` record from an ONNX metadata map (e.g. onnxruntime's
+    ``session.get_modelmeta().custom_metadata_map``), None if absent."""
+    value = meta.get(INT8_KEY)
+    return None if value is None else json.loads(value)
 
-        model_or_path = onnx.load(str(model_or_path), load_external_data=False)
-    for p in model_or_path.metadata_props:
-        if p.key == INT8_KEY:
-            return json.loads(p.value)
-    return None
+
+def read_record(model_or_path) -> dict | None:
+    """The ``INT8_KEY`` record of an ONNX model (a loaded ModelProto, or a path read through
+    onnxruntime, so that runtime-only installs without the onnx package work), None if absent."""
+    if hasattr(model_or_path, "metadata_props"):
+        return record_from_metadata({p.key: p.value for p in model_or_path.metadata_props})
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(str(model_or_path), so, providers=["CPUExecutionProvider"])
+    return record_from_metadata(sess.get_modelmeta().custom_metadata_map)
 
 
 def saturation_free(record: dict) -> bool:

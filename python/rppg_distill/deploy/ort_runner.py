@@ -57,20 +57,23 @@ _WARNED: set[tuple[str, str]] = set()
 X64_QUANT_PRECISION = "session.x64quantprecision"
 
 
-def warn_int8_cpu_mismatch(path, flags=None, x86: bool | None = None) -> str | None:
+def warn_int8_cpu_mismatch(path, flags=None, x86: bool | None = None,
+                           record: dict | None | bool = False) -> str | None:
     """Warn (once per model file and reason) when the int8 ONNX at ``path`` was quantized with
     full-range weights and this CPU has no VNNI/AMX (onnxruntime's CPU kernels saturate there).
 
     Args:
         flags: the CPU flags to judge (default: read from /proc/cpuinfo; None where unknown).
         x86: whether the CPU is x86 (default: this machine's).
+        record: the model's int8 record if already read (None: the model has none); by default
+            it is read from ``path``.
     Returns the warning text, or None when there is nothing to warn about.
     """
     from .int8_settings import cpu_mismatch, read_record
 
     flags = cpu_features.cpu_flags() if flags is None else frozenset(flags)
     x86 = cpu_features.is_x86() if x86 is None else x86
-    reason = cpu_mismatch(read_record(path), flags, x86=x86)
+    reason = cpu_mismatch(read_record(path) if record is False else record, flags, x86=x86)
     if reason is None:
         return None
     msg = (f"{path}: {reason}. The runner turns on onnxruntime's {X64_QUANT_PRECISION} for it "
@@ -126,14 +129,18 @@ class OrtRunner:
         self.threads = int(threads) if threads else None
         self.spin = bool(spin)
         self.providers = resolve_providers(providers)
+        self.session = ort.InferenceSession(str(self.path), opts, providers=self.providers)
         self.int8_warning = None
         if self.contract.precision == "int8" and self.providers[0] == "CPUExecutionProvider":
-            self.int8_warning = warn_int8_cpu_mismatch(self.path, cpu_flags)
+            from .int8_settings import record_from_metadata
+
+            record = record_from_metadata(self.session.get_modelmeta().custom_metadata_map)
+            self.int8_warning = warn_int8_cpu_mismatch(self.path, cpu_flags, record=record)
             if self.int8_warning:
                 # onnxruntime then computes u8*s8 products whose weights exceed 7 bits as u8*u8,
                 # without int16 saturation (measured: docs/int8.md)
                 opts.add_session_config_entry(X64_QUANT_PRECISION, "1")
-        self.session = ort.InferenceSession(str(self.path), opts, providers=self.providers)
+                self.session = ort.InferenceSession(str(self.path), opts, providers=self.providers)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.output_name = self.session.get_outputs()[0].name
