@@ -26,7 +26,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", default="dynamic", help="'dynamic' or a fixed batch size")
     p.add_argument("--exporter", choices=["auto", "dynamo", "legacy"], default="auto")
     p.add_argument("--precision", default="fp32",
-                   help="comma list of fp32, fp16, int8 (int8 needs --calib-cache or --calib-video)")
+                   help="comma list of fp32, fp16, int8 (int8 needs --calib-cache)")
+    p.add_argument("--target", choices=["ort-cpu", "tensorrt"], default="ort-cpu",
+                   help="int8 only: where the model will run. ort-cpu (default): onnxruntime on any "
+                        "CPU (7-bit weights, accurate on x86 without VNNI too); tensorrt: full-range "
+                        "int8 for TensorRT (inaccurate in onnxruntime on x86 CPUs without VNNI)")
     p.add_argument("--calib-cache", help="clip cache folder with preprocessed crops for int8 calibration")
     p.add_argument("--calib-clips", type=int, default=64)
     p.add_argument("--heldout-clips", type=int, default=16, help="held-out clips for HR drift")
@@ -103,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         calib = clips[:args.calib_clips]
         held = clips[args.calib_clips:] if len(clips) > args.calib_clips else clips
         held_hr = hr[args.calib_clips:] if len(clips) > args.calib_clips else hr
-        p8 = prec.to_int8(out, out.with_name(out.stem + "_int8.onnx"), calib)
+        p8 = prec.to_int8(out, out.with_name(out.stem + "_int8.onnx"), calib, target=args.target)
         val = prec.validate_precision(out, p8, held, _finite_or_none(held_hr))
         summary["int8"] = {"path": str(p8), "validation": val}
         print(f"int8 -> {p8}: HR |diff| vs fp32 {val['hr_abs_diff_mean_bpm']:.2f} bpm"

@@ -3,8 +3,9 @@
 - ``to_fp16``: float16 weights and compute with Cast nodes; the graph I/O stays float32 (the
   runtime and TensorRT 11's strongly typed networks take the precision from the graph).
 - ``to_int8``: explicit Q/DQ (onnxruntime static quantization, QDQ format, symmetric int8
-  activations and per-channel int8 weights — what TensorRT's explicit quantization expects),
-  calibrated on real preprocessed clips.
+  activations and per-channel int8 weights), calibrated on real preprocessed clips, for a
+  target: ``ort-cpu`` (7-bit weights: accurate on x86 CPUs without VNNI too) or ``tensorrt``
+  (full-range int8, what TensorRT's explicit quantization expects); see ``int8_settings``.
 - ``validate_precision``: HR per held-out clip from the fp32 and the converted model (spectral
   peak, same band); reports the mean |HR_q - HR_fp32| and, when labels are given, the MAE drift
   MAE_q - MAE_fp32 in bpm.
@@ -15,20 +16,26 @@ Needs onnx + onnxruntime (no torch).
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
 from .contract import CONTRACT_KEY, Contract, contract_from_onnx, write_sidecar
+from .int8_settings import INT8_KEY, Int8Settings, make_record, settings_for_target
 
 
-def _set_contract(model, contract: Contract) -> None:
-    keep = [p for p in model.metadata_props if p.key != CONTRACT_KEY]
+def _set_metadata(model, key: str, value: str) -> None:
+    keep = [p for p in model.metadata_props if p.key != key]
     del model.metadata_props[:]
     model.metadata_props.extend(keep)
     e = model.metadata_props.add()
-    e.key, e.value = CONTRACT_KEY, contract.to_json()
+    e.key, e.value = key, value
+
+
+def _set_contract(model, contract: Contract) -> None:
+    _set_metadata(model, CONTRACT_KEY, contract.to_json())
 
 
 def toposort(graph) -> None:
@@ -94,15 +101,33 @@ class _ClipReader:
         self.i = 0
 
 
-def to_int8(src, dst, calib_clips: np.ndarray, *, per_channel: bool = True,
-            method: str = "minmax", exclude_ops: Iterable[str] = ()) -> Path:
+def to_int8(src, dst, calib_clips: np.ndarray, *, target: str = "ort-cpu",
+            settings: Int8Settings | None = None, exclude_ops: Iterable[str] = (),
+            **overrides) -> Path:
     """fp32 ONNX -> int8 Q/DQ ONNX calibrated on ``calib_clips`` (float32 [N, C, T, H, W],
-    preprocessed exactly as the contract says)."""
+    preprocessed exactly as the contract says).
+
+    Args:
+        target: "ort-cpu" (onnxruntime on any CPU: 7-bit weights, no int16 saturation on x86
+            without VNNI) or "tensorrt" (full-range symmetric int8); see ``int8_settings``.
+        settings: explicit settings (then ``target`` and ``overrides`` are ignored).
+        exclude_ops: op types whose outputs are not quantized.
+        overrides: fields of ``Int8Settings`` to change from the target's defaults
+            (``per_channel``, ``method``, ``reduce_range``, ``nodes_to_exclude``...).
+
+    The settings, the onnxruntime version and this machine's CPU flags are recorded in the
+    ONNX metadata (``int8_settings.INT8_KEY``) and in the sidecar.
+    """
     import onnx
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
-                                          QuantType, quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    settings = settings or settings_for_target(target, **overrides)
     contract = contract_from_onnx(src)
     if contract.precision != "fp32":
         raise ValueError(f"{src}: expected an fp32 model, got {contract.precision}")
@@ -116,19 +141,21 @@ def to_int8(src, dst, calib_clips: np.ndarray, *, per_channel: bool = True,
         raise ValueError(f"need at least {batch} calibration clips for a fixed batch of {batch}")
     dst = Path(dst)
     pre = dst.with_suffix(".pre.onnx")
+    qtype = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}
+    methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+               "entropy": CalibrationMethod.Entropy}
     try:
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        reader = _ClipReader(contract.input_name, calib_clips, batch)
-        assert isinstance(reader, object) and CalibrationDataReader  # duck-typed reader
-        methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
-                   "entropy": CalibrationMethod.Entropy}
+        reader = _ClipReader(contract.input_name, calib_clips, batch)  # duck-typed CalibrationDataReader
         quantize_static(
-            str(pre), str(dst), reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
-            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-            calibrate_method=methods[method],
+            str(pre), str(dst), reader, quant_format=QuantFormat.QDQ,
+            per_channel=settings.per_channel, reduce_range=settings.reduce_range,
+            activation_type=qtype[settings.activation_type], weight_type=qtype[settings.weight_type],
+            calibrate_method=methods[settings.method],
             op_types_to_quantize=["Conv", "Gemm", "MatMul"],
-            nodes_to_exclude=None,
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True,
+            nodes_to_exclude=list(settings.nodes_to_exclude) or None,
+            extra_options={"ActivationSymmetric": settings.activation_symmetric,
+                           "WeightSymmetric": settings.weight_symmetric,
                            # TensorRT fuses Q/DQ around Conv/Gemm; keep the rest in float
                            "QDQKeepRemovableActivations": False,
                            "AddQDQPairToWeight": False,
@@ -140,10 +167,11 @@ def to_int8(src, dst, calib_clips: np.ndarray, *, per_channel: bool = True,
     model = onnx.load(str(dst))
     c8 = dataclasses.replace(contract, precision="int8")
     _set_contract(model, c8)
+    record = make_record(settings, len(calib_clips))
+    _set_metadata(model, INT8_KEY, json.dumps(record, sort_keys=True))
     onnx.checker.check_model(model)
     onnx.save(model, str(dst))
-    write_sidecar(dst, c8, {"source": str(src), "calibration_clips": int(len(calib_clips)),
-                            "per_channel": per_channel, "method": method})
+    write_sidecar(dst, c8, {"source": str(src), "int8": record})
     return dst
 
 
@@ -182,7 +210,7 @@ def validate_precision(fp32_path, other_path, clips: np.ndarray,
     corr = [float(np.corrcoef(a, b)[0, 1]) if np.std(a) > 0 and np.std(b) > 0 else float("nan")
             for a, b in zip(y_ref, y_oth)]
     out = {
-        "precision": oth.contract.precision, "clips": int(len(clips)),
+        "precision": oth.contract.precision, "clips": len(clips),
         "hr_abs_diff_mean_bpm": float(np.mean(np.abs(hr_oth - hr_ref))),
         "hr_abs_diff_max_bpm": float(np.max(np.abs(hr_oth - hr_ref))),
         "bvp_corr_mean": float(np.nanmean(corr)),
