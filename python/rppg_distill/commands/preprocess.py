@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 from pathlib import Path
@@ -58,12 +57,14 @@ def run(args: argparse.Namespace) -> int:
     settings["workers"] = args.workers
     settings["progress"] = not args.no_progress
     s = PreprocessSettings.from_dict(settings)
+    from rppg_distill.data.readers import get_reader
+
     try:
-        reader = importlib.import_module(f"rppg_distill.data.readers.{args.dataset}")
-    except ModuleNotFoundError as err:
-        print(f"error: no reader named {args.dataset!r} ({err})")
+        read = get_reader(args.dataset)
+    except ValueError as err:
+        print(f"error: {err}")
         return 2
-    records = reader.read(args.root, **reader_cfg)
+    records = read(args.root, **reader_cfg)
     if not records:
         print(f"error: the {args.dataset} reader found no recordings in {args.root}")
         return 2
