@@ -2,7 +2,8 @@
 
 Two ways in:
 - ``--dataset DIR --format mcd_rppg`` reads the dataset with ``data.readers.get_reader(format)``
-  (aliases such as ``mcd`` work), crops faces into the clip cache (``--cache``, default a temporary folder) and evaluates;
+  (aliases such as ``mcd`` work), crops faces into the clip cache (``--cache``, default a
+  temporary folder) and evaluates;
 - ``--dataset CACHE_DIR`` without ``--format`` evaluates an existing clip cache.
 """
 
