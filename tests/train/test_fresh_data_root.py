@@ -31,7 +31,6 @@ def test_records_generate_the_missing_layout_only(tmp_path):
     assert len(_records(cfg, "mcd_rppg", log=lambda s: None)) == len(mcd)
 
 
-@pytest.mark.slow
 def test_train_rpm_distill_synthetic_config_from_a_fresh_folder(tmp_path, capsys):
     root, out = tmp_path / "fresh", tmp_path / "runs"
     rc = main(["train", str(CONFIGS / "crossmodal-rpm-distill-synthetic.yaml"),
