@@ -64,6 +64,21 @@ def test_wilcoxon_matches_scipy(seed):
     assert one.p == pytest.approx(ref1.pvalue, rel=1e-9)
 
 
+@pytest.mark.parametrize("n,alternative", [(4, "two-sided"), (9, "two-sided"), (20, "less"), (50, "greater")])
+def test_wilcoxon_exact_for_small_samples_matches_scipy(n, alternative):
+    rng = np.random.default_rng(n)
+    base = rng.uniform(0, 30, n)
+    new = base + rng.normal(1.0, 5.0, n)             # continuous: no ties, no zeros
+    res = wilcoxon_paired(new, base, alternative=alternative)
+    ref = st.wilcoxon(new, base, method="exact", alternative=alternative)
+    assert res.method == "exact"
+    assert res.p == pytest.approx(ref.pvalue, rel=1e-9)
+    approx = wilcoxon_paired(new, base, alternative=alternative, method="approx")
+    assert approx.method == "approx" and approx.r == res.r   # r is always |Z|/sqrt(n)
+    with pytest.raises(ValueError, match="ties"):
+        wilcoxon_paired([1.0, 2.0, 3.0], [0.0, 1.0, 0.0], method="exact")
+
+
 def test_wilcoxon_lower_is_better_and_errors():
     res = wilcoxon_paired([1.0, 2.0, 3.0, 4.0], [2.0, 3.0, 4.0, 3.5], higher_is_better=False)
     assert res.share_improved == 0.75
@@ -89,16 +104,16 @@ def test_per_view_table_mean_std_and_side_average():
     t = per_view_table(_records())
     assert t.rows == ["B'", "POS"]
     assert t.cols == ["side_left", "frontal", "side_right", "side"]
-    assert t.stats("B'", "frontal") == pytest.approx((2.5, np.std([2.0, 3.0, 2.5]), 3))
+    assert t.stats("B'", "frontal") == pytest.approx((2.5, np.std([2.0, 3.0, 2.5], ddof=1), 3))
     side = [4.5, 5.0, 4.5]  # per-seed mean of left and right
-    assert t.stats("B'", "side") == pytest.approx((np.mean(side), np.std(side), 3))
-    assert t.cell_text("B'", "frontal") == "2.50 ± 0.41"
+    assert t.stats("B'", "side") == pytest.approx((np.mean(side), np.std(side, ddof=1), 3))
+    assert t.cell_text("B'", "frontal") == "2.50 ± 0.50"
     assert t.cell_text("POS", "side") == "10.00"
     md = t.to_markdown()
     assert md.splitlines()[0] == "| mae | cam1 (left) | cam2 (frontal) | cam3 (right) | side (mean) |"
     assert "| POS | 9.00 | 6.00 | 11.00 | 10.00 |" in md
     text = t.to_text()
-    assert "2.50 ± 0.41" in text and len(text.splitlines()) == 4
+    assert "2.50 ± 0.50" in text and len(text.splitlines()) == 4
     csv_lines = t.to_csv().splitlines()
     assert csv_lines[0] == "row,col,mae_mean,mae_std,n_seeds"
     assert "POS,frontal,6,0,1" in csv_lines

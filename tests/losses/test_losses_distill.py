@@ -15,6 +15,7 @@ torch = pytest.importorskip("torch")
 
 import losses_spectral_formulas as ref  # noqa: E402
 
+from rppg_distill.losses import rpm_distill_loss  # noqa: E402
 from rppg_distill.losses import (  # noqa: E402
     CrossViewLoss, RPMDistillLoss, cross_view_loss, log_spectra, mse, policy_input,
     rpm_supervised_loss,
@@ -194,6 +195,8 @@ def test_rpm_with_core_matches_formula():
     out = RPMDistillLoss(fs=FS)(a, teacher, label, None, alpha, gate)
     want = _rpm()(b, teacher, label, None, alpha, gate)
     torch.testing.assert_close(out.total, want.total, rtol=1e-5, atol=1e-7)
+    functional = rpm_distill_loss(student, teacher, label, None, alpha, gate, fs=FS)
+    torch.testing.assert_close(functional.total, out.total.detach(), rtol=0, atol=0)
     out.total.backward()
     want.total.backward()
     torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)

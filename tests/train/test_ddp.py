@@ -38,3 +38,20 @@ def test_torchrun_gloo_two_processes(tmp_path):
     assert ck["world_size"] == 2 and ck["step"] == 8
     for k in r0["weights"]:
         torch.testing.assert_close(ck["modules"]["model"][k], r0["weights"][k])
+
+
+@pytest.mark.parametrize("mode", ["bilevel", "joint"])
+def test_policy_is_ddp_wrapped_and_stays_in_sync(tmp_path, mode):
+    """RPM-Distill's policy under torchrun: DDP-wrapped whether the bilevel meta-step or the main
+    optimizer ("w/o bilevel") trains it; both ranks end with the same, changed policy weights."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(Path(__file__).with_name("ddp_policy_worker.py")), str(tmp_path), mode]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=PYTHONPATH)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    r0 = torch.load(tmp_path / "policy_rank0.pt", weights_only=True)
+    r1 = torch.load(tmp_path / "policy_rank1.pt", weights_only=True)
+    assert r0["world"] == 2 and r0["wrapped"] and r1["wrapped"]
+    for k in r0["policy"]:
+        torch.testing.assert_close(r0["policy"][k], r1["policy"][k])
+    assert any(not torch.equal(r0["policy"][k], r0["initial"][k]) for k in r0["policy"])

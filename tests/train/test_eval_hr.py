@@ -2,8 +2,9 @@
 difference signal is often a harmonic)."""
 
 import numpy as np
+import pytest
 
-from rppg_distill.train import common
+from rppg_distill.signal import hr_fft, to_pulse
 from rppg_distill.train.config import CrossViewConfig
 
 
@@ -18,13 +19,13 @@ def test_diff_label_peak_is_a_harmonic_and_to_pulse_fixes_it():
     y = _pulse()[None]
     d = np.diff(y, axis=-1, append=y[:, -1:])
     d = d / d.std()
-    wrong = common.hr_bpm(d, 30.0, (0.5, 3.0))[0]
+    wrong = hr_fft(d, 30.0, (0.5, 3.0))[0]
     assert abs(wrong - 60.0) > 30          # the 3rd harmonic (180 bpm) wins on the difference
-    x, det = common.to_pulse(d, "diff_normalized")
-    assert det
-    assert abs(common.hr_bpm(x, 30.0, (0.5, 3.0), detrend=det)[0] - 60.0) < 2.0
-    same, det2 = common.to_pulse(y, "standardized")
-    assert not det2 and np.array_equal(same, y)
+    x = to_pulse(d, "diff_normalized")
+    assert abs(hr_fft(x, 30.0, (0.5, 3.0))[0] - 60.0) < 2.0
+    assert np.array_equal(to_pulse(y, "standardized"), y)
+    with pytest.raises(ValueError, match="label_transform"):
+        to_pulse(y, "diff")
 
 
 def test_crossview_default_feeds_standardized_frames_with_diff_labels():

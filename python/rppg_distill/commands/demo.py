@@ -104,21 +104,13 @@ def _crossview_check(summary: dict) -> dict:
 
 
 def export_student(checkpoint: Path, cfg, out_path: Path, calib=None) -> dict:
-    """Rebuild the trained student from a trainer checkpoint and export it with its contract."""
-    from rppg_distill.deploy.contract import Contract
-    from rppg_distill.deploy.export import export_onnx, load_checkpoint_model
+    """Export the trained student with the contract its checkpoint's config gives
+    (``deploy.export.export_checkpoint``: the same path as ``rppg-distill export``)."""
+    from rppg_distill.deploy.export import export_checkpoint
 
-    model, _ = load_checkpoint_model(checkpoint, cfg.model.name,
-                                     **{"img_size": cfg.data.img_size, **cfg.model.kwargs})
-    contract = Contract(model=cfg.model.name, frames=int(cfg.data.clip_len), height=int(cfg.data.img_size),
-                        width=int(cfg.data.img_size), normalization=cfg.data.transform, fs=float(cfg.data.fs),
-                        # diff_normalized labels: the model predicts the pulse's frame difference;
-                        # the runtime integrates "diff_bvp" outputs before stitching and HR
-                        output="diff_bvp" if (cfg.data.label_transform or cfg.data.transform) == "diff_normalized" else "bvp",
-                        band=tuple(cfg.eval.band))
-    rep = export_onnx(model, out_path, contract, batch="dynamic", parity_clips=calib)
+    rep = export_checkpoint(checkpoint, out_path, batch="dynamic", parity_clips=calib)
     return {"path": str(rep.path), "exporter": rep.exporter, "opset": rep.opset,
-            "parity": rep.parity, "contract": contract.to_dict()}
+            "parity": rep.parity, "contract": rep.contract.to_dict()}
 
 
 def runtime_hr_mae(model_path: Path, video: Path, truth_bvp, fs: float, band, window_s: float = 10.0) -> dict:
@@ -317,11 +309,11 @@ def _export_stage(demo: _Demo, src: dict) -> dict[str, Path]:
 def _runtime_stage(demo: _Demo, models: dict[str, Path]) -> None:
     """Stage 6: each exported model through the streaming runtime on a held-out frontal video."""
     from rppg_distill.data.readers import read_dataset
-    from rppg_distill.train.data import split_subjects
+    from rppg_distill.train.data import split_by_subject
 
     base = demo.base
     recs = read_dataset("mcd_rppg", demo.data_root / "mcd_rppg")
-    _, _, test = split_subjects(recs, base.data.split, base.data.split_seed)
+    _, _, test = split_by_subject(recs, base.data)
     vids = [r for r in test if r.view == "frontal" and r.bvp is not None]
     if vids:
         rec = vids[0]

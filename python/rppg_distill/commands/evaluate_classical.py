@@ -1,15 +1,15 @@
 """`rppg-distill evaluate-classical`: run classical rPPG methods on a dataset, print a per-view table.
 
 Two ways in:
-- ``--dataset DIR --format mcd_rppg`` reads the dataset with ``rppg_distill.data.readers.<format>``,
-  crops faces into the clip cache (``--cache``, default a temporary folder) and evaluates;
+- ``--dataset DIR --format mcd_rppg`` reads the dataset with ``data.readers.get_reader(format)``
+  (aliases such as ``mcd`` work), crops faces into the clip cache (``--cache``, default a
+  temporary folder) and evaluates;
 - ``--dataset CACHE_DIR`` without ``--format`` evaluates an existing clip cache.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import tempfile
@@ -45,11 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _entries_from_dataset(args) -> tuple[list, list[str]]:
     from rppg_distill.data.cache import ClipCache, preprocess
 
+    from rppg_distill.data.readers import get_reader
+
     try:
-        reader = importlib.import_module(f"rppg_distill.data.readers.{args.fmt}")
-    except ModuleNotFoundError as err:
-        raise SystemExit(f"error: no dataset reader named {args.fmt!r} ({err})")
-    records = reader.read(args.dataset)
+        read = get_reader(args.fmt)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}")
+    records = read(args.dataset)
     if not records:
         raise SystemExit(f"error: the {args.fmt} reader found no recordings in {args.dataset}")
     cache_dir = args.cache

@@ -10,9 +10,6 @@ from pathlib import Path
 NAME = "export"
 HELP = "export a trained student to ONNX (fp32, fp16, int8 Q/DQ) with its preprocessing contract"
 
-DEFAULT_NORM = {"efficientphys_c": "standardized", "physnet": "diff_normalized",
-                "factorizephys": "diff_normalized"}
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", nargs="?", help="trainer checkpoint (.pt); omit with --random-init")
@@ -36,47 +33,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--heldout-clips", type=int, default=16, help="held-out clips for HR drift")
 
 
-def _cfg_get(cfg: dict, *keys, default=None):
-    for k in keys:
-        cur = cfg
-        for part in k.split("."):
-            cur = cur.get(part) if isinstance(cur, dict) else None
-        if cur is not None:
-            return cur
-    return default
-
-
 def run(args: argparse.Namespace) -> int:
     try:
-        from rppg_distill.deploy.export import export_onnx, load_checkpoint_model
+        from rppg_distill.deploy.export import export_checkpoint
     except ImportError as err:
         print(f"rppg-distill export needs torch and onnx (pip install 'rppg-distill[train]'): {err}",
               file=sys.stderr)
         return 2
     from rppg_distill.deploy import precision as prec
-    from rppg_distill.deploy.contract import Contract
 
     if args.checkpoint is None and not args.random_init:
         print("rppg-distill export: give a checkpoint or --random-init", file=sys.stderr)
         return 2
-    size = args.size
-    try:
-        model, info = load_checkpoint_model(args.checkpoint, args.arch,
-                                            **({"img_size": size} if size else {}))
-    except (ValueError, FileNotFoundError, RuntimeError, KeyError) as err:
-        print(f"rppg-distill export: cannot load the model: {err}", file=sys.stderr)
-        return 2
-    cfg = info.get("config") or {}
-    arch = info["arch"]
-    size = size or int(getattr(model, "img_size", 0) or _cfg_get(cfg, "data.img_size", "data.size", "size", default=72))
-    contract = Contract(
-        model=arch,
-        frames=args.frames or int(_cfg_get(cfg, "data.clip_len", "clip_len", "frames", default=160)),
-        height=size, width=size,
-        normalization=args.normalization or _cfg_get(cfg, "data.transform", "transform",
-                                                     default=DEFAULT_NORM.get(arch, "diff_normalized")),
-        fs=args.fs or float(_cfg_get(cfg, "data.fs", "fs", default=30.0)),
-    )
     batch = args.batch if args.batch == "dynamic" else int(args.batch)
     wanted = [p.strip() for p in args.precision.split(",") if p.strip()]
     bad = set(wanted) - {"fp32", "fp16", "int8"}
@@ -84,7 +52,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"rppg-distill export: unknown precision {sorted(bad)}", file=sys.stderr)
         return 2
     out = Path(args.output)
-    rep = export_onnx(model, out, contract, batch=batch, exporter=args.exporter)
+    try:
+        rep = export_checkpoint(args.checkpoint, out, arch=args.arch, frames=args.frames, size=args.size,
+                                normalization=args.normalization, fs=args.fs, batch=batch,
+                                exporter=args.exporter)
+    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as err:
+        print(f"rppg-distill export: cannot export the model: {err}", file=sys.stderr)
+        return 2
+    contract = rep.contract
     summary = {"fp32": rep.to_dict()}
     print(f"exported {out} ({rep.exporter}, opset {rep.opset}, parity "
           f"{max(v['rel_err'] for v in rep.parity.values()):.2e})")

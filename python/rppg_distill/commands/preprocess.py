@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import warnings
@@ -79,10 +78,12 @@ def run(args: argparse.Namespace) -> int:
     settings["workers"] = args.workers
     settings["progress"] = not args.no_progress
     s = PreprocessSettings.from_dict(settings)
+    from rppg_distill.data.readers import get_reader
+
     try:
-        reader = importlib.import_module(f"rppg_distill.data.readers.{args.dataset}")
-    except ModuleNotFoundError as err:
-        print(f"error: no reader named {args.dataset!r} ({err})")
+        read = get_reader(args.dataset)
+    except ValueError as err:
+        print(f"error: {err}")
         return 2
     skipped: list = []  # (name, reason) of recordings the reader could not read
     reader_cfg.setdefault("on_error", "skip")
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         reader_cfg["skipped"] = skipped
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # each skip is reported below, with the others
-        records = reader.read(args.root, **reader_cfg)
+        records = read(args.root, **reader_cfg)
     if not records:
         print(f"error: the {args.dataset} reader found no readable recordings in {args.root}"
               + "".join(f"\n  SKIPPED: {name}: {why}" for name, why in skipped))

@@ -30,6 +30,9 @@ import json
 import math
 from pathlib import Path
 
+DEFAULT_NORMALIZATION = {"efficientphys_c": "standardized", "physnet": "diff_normalized",
+                         "factorizephys": "diff_normalized"}   # checkpoints without a data config
+
 CONTRACT_KEY = "rppg_distill.contract"
 CONTRACT_VERSION = 1
 NORMALIZATIONS = ("diff_normalized", "standardized", "raw")
@@ -75,6 +78,43 @@ class Contract:
             from rppg_distill import __version__
 
             self.package_version = __version__
+
+    @classmethod
+    def from_train_config(cls, config, *, arch: str | None = None, frames: int | None = None,
+                          size: int | None = None, normalization: str | None = None,
+                          fs: float | None = None) -> "Contract":
+        """The contract of a model trained with ``config``: the one way a checkpoint becomes a
+        contract (``rppg-distill export``, the demo and ``deploy.export.export_checkpoint``).
+
+        Args:
+            config: the trainer config, as a mapping (a checkpoint's ``"config"``, ``to_dict``) or
+                a ``CrossViewConfig``/``CrossModalConfig``; None or {} for a checkpoint without one.
+            arch, frames, size, normalization, fs: explicit overrides (the CLI's options).
+
+        Mapping: ``model.name`` -> model, ``data.clip_len`` -> frames, ``data.img_size`` -> height
+        and width, ``data.transform`` -> normalization, ``data.fs`` -> fs, ``eval.band`` -> band,
+        and ``output = "diff_bvp"`` when the labels were ``diff_normalized``
+        (``data.label_transform``, defaulting to ``data.transform``): such a model predicts the
+        pulse's frame difference and the runtime must integrate it before reading HR (otherwise it
+        reads a harmonic). Without a config: 160 frames, 72x72, 30 fps, the architecture's usual
+        normalization, output ``bvp``.
+        """
+        if config is not None and not isinstance(config, dict):
+            from dataclasses import asdict
+
+            config = asdict(config)
+        config = config or {}
+        model_cfg = config.get("model") or {}
+        data = config.get("data") or {}
+        ev = config.get("eval") or {}
+        name = arch or (model_cfg.get("name") if isinstance(model_cfg, dict) else model_cfg) or cls.model
+        transform = normalization or data.get("transform") or DEFAULT_NORMALIZATION.get(name, "diff_normalized")
+        labels = data.get("label_transform") or data.get("transform")
+        side = int(size or data.get("img_size") or cls.height)
+        return cls(model=name, frames=int(frames or data.get("clip_len") or cls.frames), height=side, width=side,
+                   normalization=transform, fs=float(fs or data.get("fs") or cls.fs),
+                   output="diff_bvp" if labels == "diff_normalized" else "bvp",
+                   band=tuple(ev.get("band") or cls.band))
 
     def input_shape(self, batch: int = 1) -> tuple[int, int, int, int, int]:
         return (int(batch), int(self.channels), int(self.frames), int(self.height), int(self.width))

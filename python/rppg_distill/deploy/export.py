@@ -284,3 +284,26 @@ def load_checkpoint_model(checkpoint: str | Path | None, arch: str | None = None
         model.load_state_dict(state)
     info["arch"] = arch
     return model.eval(), info
+
+
+def export_checkpoint(checkpoint: str | Path | None, path, *, arch: str | None = None,
+                      frames: int | None = None, size: int | None = None,
+                      normalization: str | None = None, fs: float | None = None,
+                      batch: int | str = "dynamic", exporter: str = "auto",
+                      parity_clips: np.ndarray | None = None, **model_kwargs) -> ExportReport:
+    """Trainer checkpoint -> ONNX with the contract ``Contract.from_train_config`` derives from the
+    config stored in the checkpoint (the one path the CLI, the demo and the Python API share).
+
+    Args:
+        checkpoint: trainer checkpoint, or None for random weights (tests).
+        arch, frames, size, normalization, fs: overrides of what the checkpoint says.
+        batch, exporter, parity_clips: see :func:`export_onnx`.
+        **model_kwargs: constructor overrides for the model.
+    """
+    if size:
+        model_kwargs["img_size"] = int(size)
+    model, info = load_checkpoint_model(checkpoint, arch, **model_kwargs)
+    contract = Contract.from_train_config(info.get("config"), arch=info["arch"], frames=frames,
+                                          size=size or getattr(model, "img_size", None),
+                                          normalization=normalization, fs=fs)
+    return export_onnx(model, path, contract, batch=batch, exporter=exporter, parity_clips=parity_clips)

@@ -1,17 +1,24 @@
 """Evaluation: HR protocols of the two papers, metrics, per-view tables, statistics and plots.
 
-numpy/scipy only; matplotlib is imported by the plot functions alone.
+numpy/scipy only; matplotlib is imported by the plot functions alone, torch by
+:func:`predict` alone (``rppg_distill.evaluate.inference``).
 """
 
 from __future__ import annotations
 
 from rppg_distill.evaluate.classical_eval import Clip, classical_table, evaluate_classical
 from rppg_distill.evaluate.metrics import hr_metrics, mae, mape, pearson, rmse, std_error
-from rppg_distill.evaluate.pipeline import evaluate_signal, summarize
+from rppg_distill.evaluate.pipeline import evaluate_clips, evaluate_signal, summarize
 from rppg_distill.evaluate.stats import WilcoxonResult, wilcoxon_paired
-from rppg_distill.evaluate.tables import ResultTable, per_view_table
+from rppg_distill.evaluate.tables import ResultTable, mean_std, per_view_table
 from rppg_distill.signal import (PROTOCOLS, HRProtocol, get_protocol, hr_fft, hr_peaks,
-                                 hr_protocol, hr_windows, peak_concentration, snr_db)
+                                 hr_protocol, hr_windows, peak_concentration, snr_db, to_pulse)
+
+
+def predict(*args, **kwargs):
+    """See ``rppg_distill.evaluate.inference.predict`` (imports torch on call)."""
+    from rppg_distill.evaluate.inference import predict as _f
+    return _f(*args, **kwargs)
 
 
 def bland_altman(*args, **kwargs):
@@ -26,7 +33,8 @@ def psd_plot(*args, **kwargs):
     return _f(*args, **kwargs)
 
 
-__all__ = ["Clip", "classical_table", "evaluate_classical", "hr_metrics", "mae", "mape", "pearson", "rmse", "std_error", "evaluate_signal",
+__all__ = ["Clip", "classical_table", "evaluate_classical", "hr_metrics", "mae", "mape", "pearson", "rmse",
+           "std_error", "evaluate_clips", "evaluate_signal", "predict", "to_pulse", "mean_std",
            "summarize", "WilcoxonResult", "wilcoxon_paired", "ResultTable", "per_view_table",
            "PROTOCOLS", "HRProtocol", "get_protocol", "hr_fft", "hr_peaks", "hr_protocol",
            "hr_windows", "peak_concentration", "snr_db", "bland_altman", "psd_plot"]

@@ -14,6 +14,17 @@ VIEW_LABELS = {"side_left": "cam1 (left)", "frontal": "cam2 (frontal)",
                "side_right": "cam3 (right)", "side": "side (mean)"}
 
 
+def mean_std(values) -> tuple[float, float, int]:
+    """(mean, sample std (ddof=1; 0 for one value), count) of the finite values; NaNs when none.
+
+    The one "mean ± std over seeds" of the package (tables, trainers' summaries)."""
+    vals = [float(v) for v in values if v is not None and np.isfinite(v)]
+    if not vals:
+        return float("nan"), float("nan"), 0
+    arr = np.asarray(vals, dtype=np.float64)
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0, int(arr.size)
+
+
 @dataclass
 class ResultTable:
     """Cells ``(row, col) -> values over seeds``; rendered as mean ± std (or the value if one seed)."""
@@ -26,12 +37,9 @@ class ResultTable:
     col_labels: dict = field(default_factory=dict)
 
     def stats(self, row: str, col: str) -> tuple[float, float, int]:
-        """(mean, std over seeds with ddof=0, number of seeds); NaNs when the cell is empty."""
-        vals = self.cells.get((row, col), [])
-        if not vals:
-            return float("nan"), float("nan"), 0
-        arr = np.asarray(vals, dtype=np.float64)
-        return float(arr.mean()), float(arr.std()), int(arr.size)
+        """(mean, sample std over seeds (ddof=1; 0 for one seed), number of seeds); NaNs when the
+        cell is empty. Non-finite values (a failed run) are left out."""
+        return mean_std(self.cells.get((row, col), []))
 
     def cell_text(self, row: str, col: str) -> str:
         mean, std, n = self.stats(row, col)

@@ -3,14 +3,14 @@
 * :mod:`.supervised`: ``neg_pearson`` (1 - r per sample), ``snr_loss`` (docs/METHODS.md §3.2),
   ``mse``, ``rpm_supervised_loss`` (0.01*NegPearson + SNR) and their ``nn.Module`` forms.
 * :mod:`.crossview`: ``cross_view_loss`` / ``CrossViewLoss`` (paper 1).
-* :mod:`.rpm`: ``RPMDistillLoss`` (paper 2, label-optional, ablation switches), ``log_spectra``,
-  ``policy_input``.
+* :mod:`.rpm`: ``rpm_distill_loss`` / ``RPMDistillLoss`` (paper 2, label-optional, ablation
+  switches), ``log_spectra``, ``policy_input``.
 """
 
 from __future__ import annotations
 
 from .crossview import CrossViewLoss, CrossViewTerms, cross_view_loss
-from .rpm import RPMDistillLoss, RPMTerms, log_spectra, policy_input
+from .rpm import RPMDistillLoss, RPMTerms, log_spectra, policy_input, rpm_distill_loss
 from .supervised import (
     NegPearsonLoss, RPMSupervisedLoss, SNRLoss, mse, neg_pearson, rpm_supervised_loss, snr_loss,
 )
@@ -18,5 +18,5 @@ from .supervised import (
 __all__ = [
     "neg_pearson", "snr_loss", "mse", "rpm_supervised_loss", "NegPearsonLoss", "SNRLoss",
     "RPMSupervisedLoss", "cross_view_loss", "CrossViewLoss", "CrossViewTerms", "RPMDistillLoss",
-    "RPMTerms", "log_spectra", "policy_input",
+    "RPMTerms", "log_spectra", "policy_input", "rpm_distill_loss",
 ]

@@ -233,3 +233,14 @@ class RPMDistillLoss(nn.Module):
         if key not in table:
             raise ValueError(f"unknown ablation {name!r}; known: {', '.join(table)}")
         return cls(**{**table[key], **kwargs})
+
+
+def rpm_distill_loss(student, teacher=None, label=None, label_mask=None, alpha=None, gate=None,
+                     **options) -> RPMTerms:
+    """Functional form of :class:`RPMDistillLoss` (stateless, so the two are one computation).
+
+    Args:
+        student, teacher, label, label_mask, alpha, gate: as ``RPMDistillLoss.forward``.
+        **options: ``RPMDistillLoss`` arguments (``fs``, ``band``, ``lam``, ``mode``, switches).
+    """
+    return RPMDistillLoss(**options)(student, teacher, label, label_mask, alpha, gate)

@@ -30,8 +30,11 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
-from . import common
-from .config import CrossModalConfig, OptimConfig
+from rppg_distill.evaluate import evaluate_clips, get_protocol
+from rppg_distill.evaluate.inference import predict, resize_video
+from rppg_distill.evaluate.tables import mean_std
+
+from .config import CrossModalConfig, OptimConfig, to_dict
 from .distributed import write_json_on_main
 from .loop import Task, build_optimizer, fit, load_checkpoint, unwrap
 
@@ -133,6 +136,7 @@ class RPMTask(Task):
         self.use_policy = cfg.policy.enabled and cfg.mode != "sup_only"
         self.bilevel = self.use_policy and cfg.policy.bilevel
         self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.policy.lr)
+        self._policy_ddp = None
         self.meta_count = 0
         self.policy_log: list[dict] = []
 
@@ -160,11 +164,28 @@ class RPMTask(Task):
 
     # -- pieces ---------------------------------------------------------------------------
     def _video(self, v):
-        return common.resize_video(v.to(self.device).float(), self.cfg.data.img_size)
+        return resize_video(v.to(self.device).float(), self.cfg.data.img_size)
 
     def _teacher(self, radar):
         with torch.no_grad():
             return self.teacher(radar.to(self.device).float()).float().contiguous()
+
+    def _policy_net(self):
+        """The policy as training calls it: DDP-wrapped when distributed (in every ablation that
+        trains it: the bilevel meta-step and "w/o bilevel"), so its gradients are averaged over
+        ranks and the replicas stay equal. Wrapped on first use, after the loop moved it to the
+        device; ``self.policy`` stays the bare module (checkpoints, optimizer)."""
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            return self.policy
+        if self._policy_ddp is None:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # a switched-off head (w/o weights, w/o gate) gets no gradient
+            self._policy_ddp = DDP(self.policy, device_ids=ids, find_unused_parameters=True)
+        return self._policy_ddp
 
     def _policy(self, s, t, grad: bool):
         if not self.use_policy:
@@ -173,7 +194,7 @@ class RPMTask(Task):
 
         rel = policy_input(s, t, self.cfg.data.fs, self.cfg.band)
         with torch.set_grad_enabled(grad):
-            alpha, gate = self.policy(rel)
+            alpha, gate = self._policy_net()(rel)
         return alpha, gate
 
     def objective(self, s, t, batch, alpha, gate, loss=None):
@@ -208,14 +229,9 @@ class RPMTask(Task):
         yv = val_batch["bvp"].to(self.device).float()
         l_val, _ = self.loss.supervised(sv, yv, None)
         self.policy_opt.zero_grad(set_to_none=True)
-        pgrads = torch.autograd.grad(l_val, list(self.policy.parameters()), allow_unused=True)
-        for p, g in zip(self.policy.parameters(), pgrads):
-            p.grad = None if g is None else g.detach()
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            for p in self.policy.parameters():
-                if p.grad is not None:
-                    torch.distributed.all_reduce(p.grad)
-                    p.grad /= torch.distributed.get_world_size()
+        # only the policy's .grad is written (the student's stays untouched); under DDP the
+        # policy wrapper averages it over ranks during this backward
+        torch.autograd.backward(l_val, inputs=list(self.policy.parameters()))
         gnorm = torch.sqrt(sum(((p.grad ** 2).sum() for p in self.policy.parameters()
                                 if p.grad is not None), torch.zeros(())))
         self.policy_opt.step()
@@ -254,24 +270,18 @@ class RPMTask(Task):
 
 
 # ----------------------------------------------------------------------------- evaluation
-@torch.no_grad()
-def evaluate_student(model, test, cfg: CrossModalConfig, device) -> dict:
-    """MAE, RMSE, STD of the error and Pearson r of HR over test windows (docs/METHODS.md §3.5)."""
-    model.eval()
-    preds, labels = [], []
-    for b in torch.utils.data.DataLoader(test, batch_size=8, shuffle=False):
-        x = common.resize_video(b["video"].to(device).float(), cfg.data.img_size)
-        preds.append(model(x).float().cpu())
-        labels.append(b["bvp"].float())
-    pred, bvp = torch.cat(preds).numpy(), torch.cat(labels).numpy()
-    pred, det = common.to_pulse(pred, cfg.data.label_transform or cfg.data.transform)
-    bvp, _ = common.to_pulse(bvp, cfg.data.label_transform or cfg.data.transform)
-    hp = common.hr_bpm(pred, cfg.data.fs, cfg.eval.band, cfg.eval.resolution_bpm, detrend=det)
-    ht = common.hr_bpm(bvp, cfg.data.fs, cfg.eval.band, cfg.eval.resolution_bpm, detrend=det)
-    e = hp - ht
-    r = float(np.corrcoef(hp, ht)[0, 1]) if len(e) > 2 and np.std(hp) > 0 and np.std(ht) > 0 else float("nan")
-    return {"mae": float(np.abs(e).mean()), "rmse": float(np.sqrt((e ** 2).mean())),
-            "std": float(e.std()), "r": r, "n": int(len(e))}
+def hr_protocol(cfg: CrossModalConfig):
+    """Paper 2's ``rpm_distill`` HR protocol (Butterworth order 6 + periodogram, docs/METHODS.md §3) with
+    the config's band and resolution."""
+    return get_protocol("rpm_distill").with_(band=tuple(cfg.eval.band), resolution_bpm=cfg.eval.resolution_bpm)
+
+
+def evaluate_student(model, test, cfg: CrossModalConfig, device=None) -> dict:
+    """HR metrics over test clips (MAE, RMSE, STD of the error, Pearson r, ...; docs/METHODS.md §3):
+    ``evaluate_clips`` of ``predict``'s output under :func:`hr_protocol`."""
+    p = predict(model, test, img_size=cfg.data.img_size, device=device)
+    return evaluate_clips(p.pred, p.label, cfg.data.fs, hr_protocol(cfg),
+                          label_transform=cfg.data.label_transform or cfg.data.transform, keys=p.keys)
 
 
 def plot_policy(log: list[dict], path: Path) -> Path | None:
@@ -363,7 +373,7 @@ def shift_robustness(cfg: CrossModalConfig, probs=(0.0, 1.0), *, data=None, teac
                                     policy=dataclasses.replace(cfg.policy, use_gate=use_gate),
                                     loop=dataclasses.replace(cfg.loop, out_dir=str(root / f"{name}_p{p:g}")))
             rs = run_crossmodal(c, data=(train, val, test), teacher_state=teacher_state, log=log)
-            out[name][f"{p:g}"] = common.mean_std([r["test"].get("mae") for r in rs])
+            out[name][f"{p:g}"] = mean_std([r["test"].get("mae") for r in rs])[:2]
     for name in ("gated", "ungated"):
         ks = sorted(out[name], key=float)
         out[name + "_degradation"] = out[name][ks[-1]][0] - out[name][ks[0]][0]

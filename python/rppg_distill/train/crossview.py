@@ -12,11 +12,14 @@ asymmetric      B': the same with stop-gradient on the teacher (frontal) PSD   <
 
 One shared EfficientPhys-C serves both views; a training pair (frontal, side) of the same subject,
 state and time window is run as one batch ``cat([x_t, x_s])`` (one forward, so DDP sees one graph).
-The KL term is the fused core op ``rppg_distill.spectral.psd_kl``.
+The objective is :class:`rppg_distill.losses.CrossViewLoss` (its KL term is the fused core op
+``rppg_distill.spectral.psd_kl``).
 
-After training, :func:`evaluate_views` gives per-camera HR MAE (FFT peak in the band), per-video
-errors, and PSD peak concentration; :func:`run_crossview` runs the configured seeds and writes the
-Table-1-style summary; :func:`summarize` adds the Wilcoxon test of B' vs A+ on side views.
+After training, :func:`evaluate_views` runs ``evaluate.predict`` + ``evaluate.evaluate_clips`` per
+camera (HR by the ``crossview`` protocol, per-video errors, PSD peak concentration);
+:func:`run_crossview` runs the configured seeds; :func:`summarize` builds the Table-1-style
+``evaluate.per_view_table`` and the paper's Wilcoxon test (``evaluate.wilcoxon_paired``) of B' vs
+A+ on side-view per-video peak concentration (and MAE).
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from . import common
-from .config import CrossViewConfig
+from rppg_distill.evaluate import evaluate_clips, get_protocol, per_view_table, wilcoxon_paired
+from rppg_distill.evaluate.inference import predict, resize_video
+from rppg_distill.losses import CrossViewLoss, mse
+
+from .config import CrossViewConfig, to_dict
 from .distributed import write_json_on_main
 from .loop import FitResult, Task, build_optimizer, fit
 
@@ -79,6 +84,9 @@ class CrossViewTask(Task):
             kw.setdefault("img_size", cfg.data.img_size)
         self.model = build_student(cfg.model.name, kw, cfg.model.init_from, cfg.data)
         self.augment = cfg.augment or cfg.scheme == "pooled-aug"
+        distill = cfg.scheme in ("symmetric", "asymmetric") and cfg.lam > 0
+        self.loss = CrossViewLoss(cfg.data.fs, lam=cfg.lam, band=cfg.band,
+                                  mode=cfg.scheme if distill else "none", n_fft=cfg.n_fft or None)
 
     def train_dataset(self):
         if self.cfg.scheme in SINGLE_VIEW:
@@ -90,7 +98,7 @@ class CrossViewTask(Task):
 
     def _prep(self, x):
         x = x.to(self.device, non_blocking=True).float()
-        return common.resize_video(x, self.cfg.data.img_size)
+        return resize_video(x, self.cfg.data.img_size)
 
     def _aug(self, x):
         """Per-clip horizontal flip and gain jitter (global torch RNG: resumable)."""
@@ -108,64 +116,43 @@ class CrossViewTask(Task):
             if self.augment:
                 x = self._aug(x)
             pred = model(x).float().contiguous()
-            loss = F.mse_loss(pred, y)
+            loss = mse(pred, y)
             return loss, {"mse": loss.detach()}
         xt, xs = self._prep(batch["teacher_video"]), self._prep(batch["student_video"])
         if self.augment:
             xt, xs = self._aug(xt), self._aug(xs)
         out = model(torch.cat([xt, xs], 0)).float()
         yt, ys = out[: xt.shape[0]].contiguous(), out[xt.shape[0]:].contiguous()
-        l_t, l_s = F.mse_loss(yt, y), F.mse_loss(ys, y)
-        loss = l_t + l_s
-        metrics = {"mse_frontal": l_t.detach(), "mse_side": l_s.detach()}
-        if cfg.scheme in ("symmetric", "asymmetric") and cfg.lam > 0:
-            kl = common.psd_kl(ys, yt, cfg.data.fs, cfg.band, mode=cfg.scheme, n_fft=cfg.n_fft or None)
-            loss = loss + cfg.lam * kl
-            metrics["kl"] = kl.detach()
-        return loss, metrics
+        terms = self.loss(yt, ys, y)
+        metrics = {"mse_frontal": terms.mse_teacher.detach(), "mse_side": terms.mse_student.detach()}
+        if self.loss.mode != "none":
+            metrics["kl"] = terms.kl.detach()
+        return terms.total, metrics
 
 
 # ----------------------------------------------------------------------------- evaluation
-@torch.no_grad()
-def predict(model, dataset, device, img_size: int, batch_size: int = 8):
-    """(pred [N, T], bvp [N, T], keys) for a clip dataset of {"video", "bvp", "key"?} items."""
-    model.eval()
-    preds, labels, keys = [], [], []
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    for b in loader:
-        x = common.resize_video(b["video"].to(device).float(), img_size)
-        preds.append(model(x).float().cpu())
-        labels.append(b["bvp"].float())
-        k = b.get("key")
-        keys += list(k) if k is not None else [str(len(keys) + i) for i in range(x.shape[0])]
-    return torch.cat(preds).numpy(), torch.cat(labels).numpy(), keys
+def label_space(cfg) -> str:
+    """The label space of the clips (``data.label_transform``, defaulting to ``data.transform``)."""
+    return cfg.data.label_transform or cfg.data.transform
 
 
-def evaluate_views(model, test_sets: dict, cfg: CrossViewConfig, device) -> dict:
-    """Per view: MAE/RMSE of HR (FFT peak in eval.band), per-video abs errors, peak concentration.
+def hr_protocol(cfg: CrossViewConfig):
+    """Paper 1's ``crossview`` HR protocol with the config's band and resolution."""
+    return get_protocol("crossview").with_(band=tuple(cfg.eval.band), resolution_bpm=cfg.eval.resolution_bpm)
 
-    Predictions and labels in the ``diff_normalized`` label space are integrated and detrended
-    first (:func:`common.to_pulse`): the FFT peak of a derivative is often a harmonic."""
+
+def evaluate_views(model, test_sets: dict, cfg: CrossViewConfig, device=None) -> dict:
+    """Per view: ``evaluate_clips`` of ``predict``'s output (HR metrics over clips, per-clip HR,
+    per-video MAE and peak concentration) under :func:`hr_protocol`."""
     out = {}
     for view, ds in test_sets.items():
         if ds is None or len(ds) == 0:
             continue
-        pred, bvp, keys = predict(model, ds, device, cfg.data.img_size)
-        pred, det = common.to_pulse(pred, cfg.data.label_transform or cfg.data.transform)
-        bvp, _ = common.to_pulse(bvp, cfg.data.label_transform or cfg.data.transform)
-        hr_p = common.hr_bpm(pred, cfg.data.fs, cfg.eval.band, cfg.eval.resolution_bpm, detrend=det)
-        hr_t = common.hr_bpm(bvp, cfg.data.fs, cfg.eval.band, cfg.eval.resolution_bpm, detrend=det)
-        err = np.abs(hr_p - hr_t)
-        per_video: dict[str, list[float]] = {}
-        for k, e in zip(keys, err):
-            vid = str(k).rsplit("#", 1)[0]
-            per_video.setdefault(vid, []).append(float(e))
-        out[view] = {"mae": float(err.mean()), "rmse": float(np.sqrt((err ** 2).mean())),
-                     "n_clips": int(len(err)),
-                     "peak_concentration": float(common.peak_concentration(pred, cfg.data.fs, cfg.eval.band,
-                                                                            detrend=det).mean()),
-                     "hr_pred": [float(h) for h in hr_p], "hr_true": [float(h) for h in hr_t],
-                     "per_video_mae": {k: float(np.mean(v)) for k, v in per_video.items()}}
+        p = predict(model, ds, img_size=cfg.data.img_size, device=device)
+        res = evaluate_clips(p.pred, p.label, cfg.data.fs, hr_protocol(cfg), label_transform=label_space(cfg),
+                             keys=p.keys)
+        res["n_clips"] = res["n"]
+        out[view] = res
     return out
 
 
@@ -202,49 +189,64 @@ def run_crossview(cfg: CrossViewConfig, *, data=None, resume: bool = False,
     return results
 
 
-def side_mae(views: dict) -> float:
-    s = [views[v]["mae"] for v in views if v != "frontal"]
-    return float(np.mean(s)) if s else float("nan")
-
-
-def summarize(results: list[dict]) -> dict:
-    """Per scheme (and λ): MAE mean±std over seeds per view and for the side views pooled, peak
-    concentration; Wilcoxon B' vs A+ on per-video side errors (averaged over seeds)."""
+def _groups(results: list[dict]) -> dict[str, list[dict]]:
+    """Runs per table row: the scheme, or ``scheme@λ`` when a scheme ran several λ (never pooled)."""
     lams_per_scheme: dict[str, set] = {}
     for r in results:
         lams_per_scheme.setdefault(r["scheme"], set()).add(r["lam"])
     groups: dict[str, list[dict]] = {}
     for r in results:
-        name = r["scheme"]
-        if len(lams_per_scheme[name]) > 1:  # a λ sweep: one row per λ, never pooled
-            name += f"@{r['lam']:g}"
+        name = r["scheme"] + (f"@{r['lam']:g}" if len(lams_per_scheme[r["scheme"]]) > 1 else "")
         groups.setdefault(name, []).append(r)
+    return groups
+
+
+def _per_video_side(runs: list[dict], field: str) -> dict[str, float]:
+    """{side view/video: the per-video ``field`` averaged over the runs (seeds)}."""
+    acc: dict[str, list[float]] = {}
+    for r in runs:
+        for v, d in r["views"].items():
+            if v != "frontal":
+                for k, e in d[field].items():
+                    acc.setdefault(f"{v}/{k}", []).append(e)
+    return {k: float(np.mean(v)) for k, v in acc.items()}
+
+
+def _wilcoxon(new: dict, base: dict, higher_is_better: bool) -> dict:
+    keys = sorted(set(new) & set(base))
+    try:
+        res = wilcoxon_paired([new[k] for k in keys], [base[k] for k in keys],
+                              higher_is_better=higher_is_better)
+    except ValueError as err:
+        return {"n": len(keys), "error": str(err)}
+    return res.as_dict()
+
+
+def summarize(results: list[dict]) -> dict:
+    """Table-1 rows per scheme (and λ): per view and side-pooled HR MAE and peak concentration as
+    (mean, std over seeds) from ``evaluate.per_view_table``; the paper's Wilcoxon test of B' vs A+
+    on side-view per-video peak concentration (``wilcoxon_bprime_vs_aplus_side``, higher is better)
+    and the same test on per-video MAE (``..._side_mae``)."""
+    groups = _groups(results)
+    records = [{"row": name, "view": v, "seed": r["seed"], "mae": d["mae"], "conc": d["peak_concentration"]}
+               for name, rs in groups.items() for r in rs for v, d in r["views"].items()]
+    mae, conc = (per_view_table(records, row="row", value=value) for value in ("mae", "conc"))
     table = {}
     for name, rs in groups.items():
-        row = {}
-        views = sorted({v for r in rs for v in r["views"]}, key=lambda v: VIEWS.index(v) if v in VIEWS else 9)
-        for v in views:
-            row[v] = common.mean_std([r["views"][v]["mae"] for r in rs if v in r["views"]])
-            row[v + "_peak_conc"] = common.mean_std([r["views"][v]["peak_concentration"] for r in rs if v in r["views"]])
-        row["side"] = common.mean_std([side_mae(r["views"]) for r in rs])
+        row: dict = {}
+        for v in mae.cols:
+            if mae.stats(name, v)[2]:
+                row[v] = mae.stats(name, v)[:2]
+                row[v + "_peak_conc"] = conc.stats(name, v)[:2]
         row["seeds"] = len(rs)
         table[name] = row
-    out = {"table": table}
-
-    def per_video_side(rs):
-        acc: dict[str, list[float]] = {}
-        for r in rs:
-            for v, d in r["views"].items():
-                if v == "frontal":
-                    continue
-                for k, e in d["per_video_mae"].items():
-                    acc.setdefault(f"{v}/{k}", []).append(e)
-        return {k: float(np.mean(v)) for k, v in acc.items()}
-
+    out: dict = {"table": table}
     if "asymmetric" in groups and "pooled-aug" in groups:
-        b, a = per_video_side(groups["asymmetric"]), per_video_side(groups["pooled-aug"])
-        keys = sorted(set(a) & set(b))
-        out["wilcoxon_bprime_vs_aplus_side"] = common.wilcoxon([b[k] for k in keys], [a[k] for k in keys])
+        b, a = groups["asymmetric"], groups["pooled-aug"]
+        out["wilcoxon_bprime_vs_aplus_side"] = _wilcoxon(_per_video_side(b, "per_video_peak_concentration"),
+                                                         _per_video_side(a, "per_video_peak_concentration"), True)
+        out["wilcoxon_bprime_vs_aplus_side_mae"] = _wilcoxon(_per_video_side(b, "per_video_mae"),
+                                                             _per_video_side(a, "per_video_mae"), False)
     return out
 
 
@@ -258,8 +260,12 @@ def format_table(summary: dict, views=VIEWS) -> str:
             m, s = row.get(v, (float("nan"), float("nan")))
             cells.append(f"{m:>10.2f} ± {s:<5.2f}")
         lines.append(f"{name:<14}" + "".join(f"{c:>18}" for c in cells) + f"{row['seeds']:>7}")
-    w = summary.get("wilcoxon_bprime_vs_aplus_side")
-    if w:
-        lines.append(f"Wilcoxon B' vs A+ (side videos): p={w['p']:.3g}, r={w['r']:.2f}, n={w['n']}, "
-                     f"improved={100 * w['improved']:.0f}%")
+    for key, what in (("wilcoxon_bprime_vs_aplus_side", "peak concentration"),
+                      ("wilcoxon_bprime_vs_aplus_side_mae", "HR MAE")):
+        w = summary.get(key)
+        if w and "p" in w:
+            lines.append(f"Wilcoxon B' vs A+ ({what}, side videos): p={w['p']:.3g} ({w['method']}), "
+                         f"r={w['r']:.2f}, n={w['n']}, improved={100 * w['share_improved']:.0f}%")
+        elif w:
+            lines.append(f"Wilcoxon B' vs A+ ({what}, side videos): not computed ({w['error']})")
     return "\n".join(lines)

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
+from rppg_distill.data.splits import split_records
 
 from .config import DataConfig
 
 
 def _records(cfg: DataConfig, reader: str, log=print):
+    """Records of ``cfg.source``; for ``synthetic`` the generator's ``reader`` layout under
+    ``cfg.root``, generated first when that layout is missing (a fresh root, or a root that holds
+    only another layout: the cross-view set is MCD-rPPG, the cross-modal one EquiPleth)."""
     from rppg_distill.data.readers import read_dataset
 
     root = Path(cfg.root)
     if cfg.source == "synthetic":
-        if not (root / "synth_manifest.json").exists():
+        if not ((root / "synth_manifest.json").exists() and (root / reader).is_dir()):
             from rppg_distill.data.synthetic import generate
 
-            log(f"[data] generating the synthetic set into {root}")
-            generate(root, n_subjects=cfg.n_subjects, seed=cfg.split_seed, duration_s=cfg.seconds,
-                     **cfg.synth_kwargs)
+            kwargs = dict(cfg.synth_kwargs)
+            kwargs["formats"] = tuple(dict.fromkeys([*kwargs.get("formats", ()), reader]))
+            log(f"[data] generating the synthetic set ({', '.join(kwargs['formats'])}) into {root}")
+            generate(root, n_subjects=cfg.n_subjects, seed=cfg.split_seed, duration_s=cfg.seconds, **kwargs)
         return read_dataset(reader, root / reader, **cfg.reader_kwargs)
     return read_dataset(cfg.source, root, **cfg.reader_kwargs)
 
@@ -39,16 +43,11 @@ def _cache(cfg: DataConfig, records, log=print):
     return ClipCache(cache_dir)
 
 
-def split_subjects(records, split, seed):
-    subjects = sorted({r.subject for r in records})
-    g = torch.Generator().manual_seed(int(seed))
-    order = [subjects[i] for i in torch.randperm(len(subjects), generator=g).tolist()]
-    n = len(order)
-    n_test = max(1, round(split[2] * n))
-    n_val = max(1, round(split[1] * n)) if n - n_test > 2 else 0
-    test, val, train = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
-    pick = lambda ss: [r for r in records if r.subject in set(ss)]  # noqa: E731
-    return pick(train), pick(val), pick(test)
+def split_by_subject(records, cfg: DataConfig) -> tuple[list, list, list]:
+    """(train, val, test) records: ``data.splits.split_records`` (subject-disjoint, natural sort,
+    seeded) with the config's ``split`` fractions and ``split_seed``."""
+    parts = split_records(records, tuple(cfg.split), seed=cfg.split_seed)
+    return parts["train"], parts["val"], parts["test"]
 
 
 def label_transform(cfg: DataConfig) -> str:
@@ -62,7 +61,7 @@ def crossview_datasets(cfg: DataConfig, log=print):
 
     recs = _records(cfg, "mcd_rppg", log)
     cache = _cache(cfg, recs, log)
-    train, val, test = split_subjects(recs, cfg.split, cfg.split_seed)
+    train, val, test = split_by_subject(recs, cfg)
     train = train + val   # the cross-view trainer has no model selection
     lt = cfg.label_transform or None
     pairs = MultiViewPairs(cache, train, clip_len=cfg.clip_len, stride=cfg.stride, transform=cfg.transform,
@@ -84,7 +83,7 @@ def crossmodal_datasets(cfg: DataConfig, log=print):
 
     recs = _records(cfg, "equipleth", log)
     cache = _cache(cfg, recs, log)
-    train, val, test = split_subjects(recs, cfg.split, cfg.split_seed)
+    train, val, test = split_by_subject(recs, cfg)
     mk = lambda rs, stride: VideoRadarPairs(cache, rs, clip_len=cfg.clip_len, stride=stride,  # noqa: E731
                                             transform=cfg.transform, label_transform=cfg.label_transform or None)
     val_ds = mk(val, cfg.clip_len) if val else mk(train, cfg.clip_len)
