@@ -34,7 +34,7 @@ from rppg_distill.evaluate import evaluate_clips, get_protocol
 from rppg_distill.evaluate.inference import predict, resize_video
 from rppg_distill.evaluate.tables import mean_std
 
-from .config import CrossModalConfig, OptimConfig, to_dict
+from .config import CrossModalConfig, OptimConfig
 from .distributed import write_json_on_main
 from .loop import Task, build_optimizer, fit, load_checkpoint, unwrap
 

@@ -35,7 +35,7 @@ from rppg_distill.evaluate import evaluate_clips, get_protocol, per_view_table, 
 from rppg_distill.evaluate.inference import predict, resize_video
 from rppg_distill.losses import CrossViewLoss, mse
 
-from .config import CrossViewConfig, to_dict
+from .config import CrossViewConfig
 from .distributed import write_json_on_main
 from .loop import FitResult, Task, build_optimizer, fit
 
