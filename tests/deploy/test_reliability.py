@@ -107,6 +107,18 @@ def test_peak_frequency_of_a_signal_without_power_is_nan():
     assert np.isnan(peak_frequency(np.zeros(300), 30.0, (0.75, 3.0), demean=False))
 
 
+def test_peak_frequency_without_power_is_nan_on_the_torch_face_too():
+    """input: flat rows as a torch tensor -> NaN, the same answer as the numpy face."""
+    torch = pytest.importorskip("torch")
+    from rppg_distill.spectral import peak_frequency
+
+    x = np.stack([np.full(300, 3.0), np.sin(2 * np.pi * 1.5 * np.arange(300) / 30)]).astype(np.float32)
+    f_t = peak_frequency(torch.from_numpy(x), 30.0, (0.75, 3.0))
+    f_n = peak_frequency(x, 30.0, (0.75, 3.0))
+    assert torch.isnan(f_t[0]) and abs(float(f_t[1]) - f_n[1]) < 1e-6
+    assert np.isnan(peak_frequency(torch.zeros(300), 30.0, (0.75, 3.0), demean=False))
+
+
 @pytest.mark.parametrize("tail,output", [("nan", "bvp"), ("flat", "bvp"), ("nan", "diff_bvp")])
 def test_model_without_pulse_power_is_no_signal(tmp_path, tail, output):
     """input: a model whose output is NaN or constant -> valid=0, status no_signal."""

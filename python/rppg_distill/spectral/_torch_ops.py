@@ -385,9 +385,13 @@ def rpm_components(student, teacher, fs, band, n_fft):
 
 # ---------------------------------------------------------------- peak_frequency
 def peak_frequency(x, fs, band, step_hz, window, demean):
-    """Forward only (no gradient): [B, T] or [T] tensor -> float64 [B] tensor or float."""
+    """Forward only (no gradient): [B, T] or [T] tensor -> float64 [B] tensor or float.
+    NaN for a row without power (all equal after ``demean``, or all zero), as the numpy face."""
     _check(x, "x", allow_1d=True)
     x2 = x.detach().reshape(1, -1) if x.dim() == 1 else x.detach()
     plan = get_plan(x2.shape[1], fs, band, None, step_hz, window, True, demean)
     out = _on_device(plan, "peak_frequency_forward", (x2,))
+    flat = (x2.amax(dim=1) == x2.amin(dim=1)) if demean else ~x2.ne(0).any(dim=1)
+    if bool(flat.any()):
+        out = torch.where(flat.to(out.device), torch.full_like(out, float("nan")), out)
     return float(out[0]) if x.dim() == 1 else out
