@@ -3,7 +3,7 @@
     python bench/int8_layers.py [--out bench/results/int8_layers.json] [--configs a,b,...]
                                 [--train-steps N]
 
-The model and clips are those of tests/deploy/test_precision.py (EfficientPhys-C, T=60, 36x36,
+The model and clips are those of tests/deploy/precision_data.py (EfficientPhys-C, T=60, 36x36,
 seeded random weights; pulse videos at 60/75/90/105 bpm, calibration on every other clip) plus
 held-out clips from four other recordings (66/84/96/114 bpm, other seeds). ``--train-steps N``
 instead trains a small student for N steps first (see ``build_model_and_clips``).
@@ -62,6 +62,7 @@ def build_model_and_clips(workdir: Path, train_steps: int = 0):
     import cv2
     import torch
     from helpers import pulse_frames
+
     from rppg_distill.deploy import precision
     from rppg_distill.deploy.contract import Contract
     from rppg_distill.deploy.export import export_onnx
@@ -186,6 +187,7 @@ def measure(fp32_path: Path, int8_path: Path, held: np.ndarray, hr_true: np.ndar
     runs exactly as in the full model.
     """
     import onnx
+
     from rppg_distill.deploy.contract import contract_from_onnx
     from rppg_distill.deploy.precision import clip_hr
 
@@ -250,6 +252,7 @@ def main(argv=None) -> int:
                     help="0: the test's random-weight model; N: a small student trained N steps")
     args = ap.parse_args(argv)
     import onnxruntime
+
     from rppg_distill.deploy import cpu_features, precision
     from rppg_distill.deploy.int8_settings import settings_for_target
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rppg_distill.classical import METHODS, ClassicalPipeline, DEFAULT_METHOD, run_method
+from rppg_distill.classical import DEFAULT_METHOD, METHODS, ClassicalPipeline, run_method
 from rppg_distill.classical.skin_traces import evaluate_on_traces, find_realdata, load_skin_traces
 from rppg_distill.signal import hr_fft, hr_protocol
 
@@ -71,7 +71,7 @@ class _WholeFrame:
         return {"backend": self.name}
 
 
-def replay_frames(rgb: np.ndarray, side: int = 64) -> "np.ndarray":
+def replay_frames(rgb: np.ndarray, side: int = 64) -> np.ndarray:
     """uint8 frames [T, side, side, 3] whose pixel mean equals the float RGB means to 1/side^2
     (side = the classical crop size, so the tracker's resize is a copy):
     each pixel adds its own offset of an evenly spread dither before rounding down."""

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
+from _common import loadavg, metadata, spread, time_calls, time_interleaved, write_json
+
 import rppg_distill.spectral as S
 import rppg_distill.spectral.reference as R
-import torch
-
-from _common import loadavg, metadata, spread, time_calls, time_interleaved, write_json
 
 SHAPES = [(4, 180), (64, 180), (256, 300), (4096, 180), (4096, 900)]
 BAND = (0.5, 3.0)

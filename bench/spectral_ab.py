@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import metadata, spread, time_interleaved, write_json
 
 FS, BAND = 30.0, (0.5, 3.0)
@@ -31,9 +30,10 @@ SHAPES = [(4, 180), (64, 180)]
 
 def measure() -> dict:
     """The child: one tree's numbers (microseconds of thread CPU time per call)."""
+    import torch
+
     import rppg_distill.spectral as S
     import rppg_distill.spectral.reference as R
-    import torch
 
     torch.set_num_threads(1)
     s1, t1 = torch.randn(1, 64, requires_grad=True), torch.randn(1, 64)

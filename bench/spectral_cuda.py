@@ -30,7 +30,7 @@ def _next_pow2(n: int) -> int:
 
 def _grids(T: int):
     # rfft grid with n = next power of two >= 8T, and a 1-bpm explicit grid over 30-180 bpm
-    return [("rfft n=%d" % _next_pow2(8 * T), {"n_fft": _next_pow2(8 * T)}),
+    return [(f"rfft n={_next_pow2(8 * T)}", {"n_fft": _next_pow2(8 * T)}),
             ("1 bpm", {"step_hz": 1.0 / 60.0})]
 
 

@@ -12,7 +12,6 @@ import argparse
 import json
 
 import torch
-
 from _common import metadata, spread, time_calls, write_json
 
 
@@ -32,8 +31,8 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(max(1, a.threads))
     from rppg_distill import spectral
-    from rppg_distill.spectral import reference
     from rppg_distill.models import build_model
+    from rppg_distill.spectral import reference
 
     size = 36 if a.small else 72
     rows = []

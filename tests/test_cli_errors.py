@@ -15,9 +15,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "deploy"))
-from helpers import green_onnx, pulse_frames  # noqa: E402
+from helpers import green_onnx, pulse_frames
 
-from rppg_distill.cli import main  # noqa: E402
+from rppg_distill.cli import main
 
 
 @pytest.fixture(scope="module")

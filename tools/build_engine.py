@@ -15,9 +15,9 @@ try:
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
 
-import argparse  # noqa: E402
+import argparse
 
-from rppg_distill.commands import build_engine  # noqa: E402
+from rppg_distill.commands import build_engine
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=build_engine.HELP)

@@ -15,9 +15,9 @@ try:
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
 
-import argparse  # noqa: E402
+import argparse
 
-from rppg_distill.commands import run as run_cmd  # noqa: E402
+from rppg_distill.commands import run as run_cmd
 
 
 def bench_model(path: str, n: int) -> int:

@@ -8,7 +8,6 @@ needs only numpy, OpenCV, onnxruntime (or TensorRT) and the compiled core.
 from __future__ import annotations
 
 
-
 def _package_version() -> str:
     """The version defined once, in pyproject.toml: from the installed distribution's metadata,
     else from the compiled core (which CMake stamps with the same pyproject version)."""

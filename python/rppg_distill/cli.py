@@ -34,7 +34,7 @@ def build_parser(argv_command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         if argv_command is not None and name != argv_command:
-            sub.add_parser(name, help="(run `rppg-distill %s -h`)" % name)
+            sub.add_parser(name, help=f"(run `rppg-distill {name} -h`)")
             continue
         try:
             module = _load(module_name)
@@ -76,7 +76,7 @@ def _run_reporting_errors(module, args) -> int:
     except KeyboardInterrupt:
         print(f"rppg-distill {args.command}: interrupted", file=sys.stderr)
         return 130
-    except Exception as err:  # noqa: BLE001 (reported: one line, or the traceback)
+    except Exception as err:
         if is_user_error(err):
             print(f"rppg-distill {args.command}: error: {one_line(err)}", file=sys.stderr)
             return 2

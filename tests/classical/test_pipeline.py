@@ -7,13 +7,11 @@ import dataclasses
 
 import numpy as np
 import pytest
+from test_classical import synth_trace
 
-from rppg_distill.classical import (DEFAULT_METHOD, METHODS, ClassicalPipeline,
-                                    fill_dropped_frames)
+from rppg_distill.classical import DEFAULT_METHOD, METHODS, ClassicalPipeline, fill_dropped_frames
 from rppg_distill.signal.filters import detrend, detrend_lambda
 from rppg_distill.signal.hr import aggregate_hr
-
-from test_classical import synth_trace
 
 FS = 30.0
 

@@ -12,8 +12,7 @@ import skimage.data
 
 from rppg_distill.data.cache import ClipCache, PreprocessSettings, preprocess
 from rppg_distill.data.types import Recording
-from rppg_distill.data.video_io import (EmptyVideoError, VideoOpenError, VideoReadError, read_video,
-                                        write_video)
+from rppg_distill.data.video_io import EmptyVideoError, VideoOpenError, VideoReadError, read_video, write_video
 
 N = 30
 FAST = {"workers": 0, "progress": False, "detect_every": 10, "size": 36}
@@ -57,7 +56,7 @@ def test_layout_manifest_and_checksum(tmp_path):
     assert e.verify()
     report = json.loads((tmp_path / "cache" / "report.json").read_text())
     assert report["ok_keys"] == [rec.key]
-    assert not [p for p in (tmp_path / "cache").rglob(".*tmp*")]  # no temp files left
+    assert not list((tmp_path / "cache").rglob(".*tmp*"))  # no temp files left
 
 
 def test_bad_inputs_are_flagged_and_reported(tmp_path):

@@ -4,7 +4,6 @@ stale temporary files of killed processes removed."""
 from __future__ import annotations
 
 import errno
-import json
 import os
 import signal
 import subprocess
@@ -14,12 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cache import FAST, N, face_frames, make_rec
 
 from rppg_distill.data.cache import ClipCache, preprocess, store, worker
 from rppg_distill.data.cache.store import atomic_save_npy
 from rppg_distill.data.types import Recording
-
-from test_cache import FAST, N, face_frames, make_rec
 
 
 class Interrupted(KeyboardInterrupt):

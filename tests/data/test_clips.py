@@ -7,14 +7,19 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rppg_distill.data.cache import ClipCache, preprocess  # noqa: E402
-from rppg_distill.data.cache.store import atomic_save_npy  # noqa: E402
-from rppg_distill.data.clips import MultiViewPairs, SingleViewClips, VideoRadarPairs  # noqa: E402
-from rppg_distill.data.transforms import (  # noqa: E402
-    apply_label_transform, apply_video_transform, diff_normalized, diff_normalized_label,
-    standardized, standardized_label)
-from rppg_distill.data.types import Recording  # noqa: E402
-from rppg_distill.data.video_io import write_video  # noqa: E402
+from rppg_distill.data.cache import ClipCache, preprocess
+from rppg_distill.data.cache.store import atomic_save_npy
+from rppg_distill.data.clips import MultiViewPairs, SingleViewClips, VideoRadarPairs
+from rppg_distill.data.transforms import (
+    apply_label_transform,
+    apply_video_transform,
+    diff_normalized,
+    diff_normalized_label,
+    standardized,
+    standardized_label,
+)
+from rppg_distill.data.types import Recording
+from rppg_distill.data.video_io import write_video
 
 N, T = 40, 16
 
@@ -144,7 +149,7 @@ def test_video_radar_pairs(cache):
     ref = (r - r.mean(1, keepdims=True)) / r.std(1, keepdims=True)
     assert it["radar"].shape == (10, T)
     np.testing.assert_allclose(it["radar"].numpy(), ref, rtol=1e-4, atol=1e-5)
-    unl = [it for it in labelled if not it["has_label"]][0]
+    unl = next(it for it in labelled if not it["has_label"])
     assert not unl["bvp"].any() and torch.isfinite(unl["radar"]).all()
     raw = VideoRadarPairs(c, recs[:1], clip_len=T, radar_transform="raw")[0]
     np.testing.assert_array_equal(raw["radar"].numpy(), r)

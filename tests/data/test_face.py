@@ -13,8 +13,16 @@ import pytest
 import skimage.data
 
 from rppg_distill.data.face import (
-    FaceBackendError, FaceTracker, NoFaceError, TrackerSettings, available_face_backends,
-    crop_resize, enlarge_box, get_face_backend, register_face_backend)
+    FaceBackendError,
+    FaceTracker,
+    NoFaceError,
+    TrackerSettings,
+    available_face_backends,
+    crop_resize,
+    enlarge_box,
+    get_face_backend,
+    register_face_backend,
+)
 
 # the astronaut's face in skimage.data.astronaut() (512 x 512): about x=177, y=82, w=95, h=95
 FACE = np.array([177.0, 82.0, 95.0, 95.0])

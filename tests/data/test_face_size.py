@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from face_scene import face_scene  # noqa: E402
+from face_scene import face_scene
 
-from rppg_distill.data.face import FaceTracker, TrackerSettings, get_face_backend  # noqa: E402
+from rppg_distill.data.face import FaceTracker, TrackerSettings, get_face_backend
 
 
 @pytest.mark.parametrize("frac", [0.08, 0.13])

@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("cv2")
 
-from rppg_distill.data.readers import get_reader  # noqa: E402
-from rppg_distill.data.synthetic import SynthConfig, generate, simulate  # noqa: E402
-from rppg_distill.data.synthetic.formats import write_mcd_db, write_mcd_view  # noqa: E402
+from rppg_distill.data.readers import get_reader
+from rppg_distill.data.synthetic import SynthConfig, generate, simulate
+from rppg_distill.data.synthetic.formats import write_mcd_db, write_mcd_view
 
 KW = dict(duration_s=1.0, fps=10.0, size=64, radar=False, codec="FFV1")
 

@@ -1,18 +1,17 @@
 """UBFC-rPPG, EquiPleth, PURE and PhysDrive readers on tiny fixtures in the real formats."""
 
 import json
-import pickle
 
 import numpy as np
 import pytest
 
 pytest.importorskip("cv2")
 
-from rppg_distill.data.readers import get_reader  # noqa: E402
-from rppg_distill.data.readers.equipleth import load_rf, organize  # noqa: E402
-from rppg_distill.data.synthetic import SynthConfig, generate, simulate  # noqa: E402
-from rppg_distill.data.synthetic.radar import pack_dca1000  # noqa: E402
-from rppg_distill.data.video_io import write_frame_folder, write_video  # noqa: E402
+from rppg_distill.data.readers import get_reader
+from rppg_distill.data.readers.equipleth import load_rf, organize
+from rppg_distill.data.synthetic import SynthConfig, generate, simulate
+from rppg_distill.data.synthetic.radar import pack_dca1000
+from rppg_distill.data.video_io import write_frame_folder, write_video
 
 KW = dict(duration_s=1.0, fps=10.0, size=64, codec="FFV1", states=("before", "after"))
 

@@ -5,9 +5,9 @@ import pytest
 
 cv2 = pytest.importorskip("cv2")
 
-from rppg_distill.data.synthetic import SynthConfig, generate, simulate  # noqa: E402
-from rppg_distill.data.synthetic.pulse import draw_physiology, make_signals  # noqa: E402
-from rppg_distill.data.synthetic.radar import WAVELENGTH_MM  # noqa: E402
+from rppg_distill.data.synthetic import SynthConfig, generate, simulate
+from rppg_distill.data.synthetic.pulse import draw_physiology, make_signals
+from rppg_distill.data.synthetic.radar import WAVELENGTH_MM
 
 
 def _pos(rgb, fs):

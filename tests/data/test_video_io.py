@@ -5,8 +5,15 @@ import pytest
 
 cv2 = pytest.importorskip("cv2")
 
-from rppg_distill.data.video_io import (iter_video, read_frame_folder, read_video, video_fps,  # noqa: E402
-                                        video_info, write_frame_folder, write_video)
+from rppg_distill.data.video_io import (
+    iter_video,
+    read_frame_folder,
+    read_video,
+    video_fps,
+    video_info,
+    write_frame_folder,
+    write_video,
+)
 
 
 def _frames(n=6, h=24, w=32, seed=0):

@@ -10,12 +10,12 @@ import pytest
 torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 
-from helpers import tiny_student  # noqa: E402
+from helpers import tiny_student
 
-from rppg_distill.deploy.contract import CONTRACT_KEY, Contract, contract_from_onnx  # noqa: E402
-from rppg_distill.deploy.export import ParityError, check_parity, export_onnx, random_clips  # noqa: E402
-from rppg_distill.deploy.graph_check import GraphCheckError, check_graph  # noqa: E402
-from rppg_distill.deploy.ort_runner import OrtRunner  # noqa: E402
+from rppg_distill.deploy.contract import CONTRACT_KEY, Contract, contract_from_onnx
+from rppg_distill.deploy.export import ParityError, check_parity, export_onnx, random_clips
+from rppg_distill.deploy.graph_check import GraphCheckError, check_graph
+from rppg_distill.deploy.ort_runner import OrtRunner
 
 C = Contract(model="tiny", frames=20, height=16, width=16, normalization="standardized")
 

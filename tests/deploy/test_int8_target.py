@@ -13,29 +13,14 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
+
 from rppg_distill.deploy import cpu_features, precision
 from rppg_distill.deploy.contract import CONTRACT_KEY, sidecar_path
 from rppg_distill.deploy.int8_settings import INT8_KEY, cpu_mismatch, read_record
 from rppg_distill.deploy.ort_runner import Int8CpuWarning, OrtRunner
-from test_precision import C, pulse_clips, student
 
 NO_VNNI = frozenset({"sse4_1", "avx", "avx2", "fma"})
 VNNI = NO_VNNI | {"avx512f", "avx512bw", "avx512_vnni"}
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """(folder with fp32.onnx, calibration clips): the model and clips of test_precision."""
-    from rppg_distill.deploy.export import export_onnx
-
-    d = tmp_path_factory.mktemp("int8")
-    export_onnx(student(), d / "fp32.onnx", C, exporter="legacy")
-    return d, pulse_clips([60, 75, 90, 105], range(4))[0]
-
-
-@pytest.fixture(scope="module")
-def heldout():
-    return pulse_clips([66, 84, 96, 114], range(10, 14))
 
 
 @pytest.fixture(scope="module")

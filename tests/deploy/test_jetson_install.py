@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from rppg_distill.commands import info
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import green_onnx, pulse_frames
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +55,7 @@ def test_runtime_without_torch(tmp_path):
         shutil.copy(so, pkg / "rppg_distill")
     model = green_onnx(tmp_path / "g.onnx")
     frames, _ = pulse_frames(78.0, seconds=11.0, size=(160, 120))
-    video = write_video(tmp_path / "v.avi", frames, 30.0, "MJPG") or tmp_path / "v.avi"
+    write_video(tmp_path / "v.avi", frames, 30.0, "MJPG") or tmp_path / "v.avi"
     env = {**os.environ, "PYTHONPATH": str(pkg), "MPLBACKEND": "Agg"}
     out = subprocess.run([py, "-c", SCRIPT, str(tmp_path / "v.avi"), str(model), str(tmp_path / "o")],
                          capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)

@@ -21,8 +21,8 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("cv2")
 
-from rppg_distill.cli import main  # noqa: E402
-from rppg_distill.deploy.contract import Contract, contract_from_onnx  # noqa: E402
+from rppg_distill.cli import main
+from rppg_distill.deploy.contract import Contract, contract_from_onnx
 
 
 def _config(root: Path):

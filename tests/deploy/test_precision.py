@@ -8,51 +8,11 @@ import pytest
 torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 
-from helpers import pulse_frames, tiny_student
+
 from rppg_distill.deploy import cpu_features, precision
-from rppg_distill.deploy.contract import Contract, contract_from_onnx
-from rppg_distill.deploy.export import export_onnx
+from rppg_distill.deploy.contract import contract_from_onnx
 from rppg_distill.deploy.graph_check import check_graph
 from rppg_distill.deploy.ort_runner import OrtRunner
-
-C = Contract(model="efficientphys_c", frames=60, height=36, width=36, normalization="standardized")
-
-
-def student():
-    try:
-        from rppg_distill.models import build_model
-    except ImportError:
-        return tiny_student()
-    torch.manual_seed(0)
-    return build_model("efficientphys_c", frame_depth=10, img_size=36).eval()
-
-
-def pulse_clips(hrs, seeds):
-    """Clips [K, 3, 60, 36, 36] of pulse videos at ``hrs`` (3 per 4-s video) and the true HR per clip."""
-    import cv2
-
-    clips, hr_true = [], []
-    for hr, seed in zip(hrs, seeds):
-        frames, _ = pulse_frames(hr, seconds=4.0, size=(64, 48), seed=seed)
-        crops = np.stack([cv2.resize(f[:, 8:56], (36, 36), interpolation=cv2.INTER_AREA) for f in frames])
-        c = precision.clips_from_crops(crops, C, stride=30)
-        clips.append(c)
-        hr_true += [float(hr)] * len(c)
-    return np.concatenate(clips), np.asarray(hr_true)
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """(folder with fp32.onnx, clips of 4 recordings); bench/int8_layers.py uses the same recipe."""
-    d = tmp_path_factory.mktemp("prec")
-    export_onnx(student(), d / "fp32.onnx", C, exporter="legacy")
-    return d, pulse_clips([60, 75, 90, 105], range(4))[0]
-
-
-@pytest.fixture(scope="module")
-def heldout():
-    """Clips of four other recordings (other HRs, other noise) and their true HR."""
-    return pulse_clips([66, 84, 96, 114], range(10, 14))
 
 
 def test_fp16(exported):

@@ -10,7 +10,6 @@ import json
 
 import numpy as np
 import pytest
-
 from helpers import green_onnx, pulse_frames
 
 

@@ -8,10 +8,9 @@ import math
 
 import numpy as np
 import pytest
-
 from helpers import green_onnx, pulse_frames
 
-from rppg_distill.deploy.runtime import Monitor, MonitorConfig
+from rppg_distill.deploy.runtime import Monitor
 
 
 @pytest.fixture(scope="module")

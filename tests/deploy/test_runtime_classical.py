@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from skin_video import skin_pulse_frames
 
 from rppg_distill.classical import DEFAULT_METHOD

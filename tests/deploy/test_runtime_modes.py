@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers import green_onnx, pulse_frames
 
 from rppg_distill.deploy.runtime import Monitor, MonitorConfig, prefetch
@@ -79,9 +78,13 @@ def test_prefetch_order_and_errors():
         raise ValueError("truncated")
 
     got = []
-    with pytest.raises(ValueError, match="truncated"):
+
+    def drain():
         for x in prefetch(broken(), 2):
             got.append(x)
+
+    with pytest.raises(ValueError, match="truncated"):
+        drain()
     assert got == [1, 2]
     it = prefetch(iter(range(1000)), 2)
     assert next(it) == 0

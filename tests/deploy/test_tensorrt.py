@@ -12,12 +12,16 @@ from unittest import mock
 
 import numpy as np
 import pytest
-
 from helpers import green_onnx
 
 from rppg_distill.deploy.contract import Contract
-from rppg_distill.deploy.engine_file import (EngineMismatchError, check_compatible, read_engine,
-                                             read_header, write_engine)
+from rppg_distill.deploy.engine_file import (
+    EngineMismatchError,
+    check_compatible,
+    read_engine,
+    read_header,
+    write_engine,
+)
 from rppg_distill.deploy.trt_build import BuildError, BuildOptions, build_engine
 
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None
@@ -98,7 +102,7 @@ def onnx_models(tmp_path_factory):
 def test_builder_trt10_flags(onnx_models, tmp_path):
     fp32, _ = onnx_models
     trt, cud = fake_trt("10.3.0")
-    h = build_engine(fp32, tmp_path / "e.plan", BuildOptions(precision="fp16", timing_cache=str(
+    build_engine(fp32, tmp_path / "e.plan", BuildOptions(precision="fp16", timing_cache=str(
         tmp_path / "tc.bin"), dla_core=1, batch=(1, 2, 4)), trt=trt, cudart=cud)
     cfg = trt.Builder.return_value.create_builder_config.return_value
     cfg.set_flag.assert_any_call(trt.BuilderFlag.FP16)

@@ -10,8 +10,8 @@ synthetic = pytest.importorskip("rppg_distill.data.synthetic")
 cache_mod = pytest.importorskip("rppg_distill.data.cache")
 pytest.importorskip("cv2")
 
-from rppg_distill.cli import main  # noqa: E402
-from rppg_distill.data.types import Recording  # noqa: E402
+from rppg_distill.cli import main
+from rppg_distill.data.types import Recording
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 synthetic = pytest.importorskip("rppg_distill.data.synthetic")
 pytest.importorskip("cv2")
 
-from rppg_distill.cli import main  # noqa: E402
+from rppg_distill.cli import main
 
 
 @pytest.fixture(scope="module")

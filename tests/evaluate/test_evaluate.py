@@ -10,8 +10,18 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from rppg_distill.evaluate import (evaluate_signal, hr_metrics, mae, mape, pearson,
-                                   per_view_table, rmse, std_error, summarize, wilcoxon_paired)
+from rppg_distill.evaluate import (
+    evaluate_signal,
+    hr_metrics,
+    mae,
+    mape,
+    pearson,
+    per_view_table,
+    rmse,
+    std_error,
+    summarize,
+    wilcoxon_paired,
+)
 
 FS = 30.0
 

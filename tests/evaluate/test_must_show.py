@@ -12,7 +12,7 @@ import pytest
 
 synthetic = pytest.importorskip("rppg_distill.data.synthetic")
 
-from rppg_distill.evaluate import Clip, classical_table, evaluate_classical, summarize  # noqa: E402
+from rppg_distill.evaluate import Clip, classical_table, evaluate_classical, summarize
 
 
 def _clips(subjects, states, size):

@@ -15,7 +15,7 @@ pytest.importorskip("rppg_distill.data.readers.mcd_rppg")
 pytest.importorskip("rppg_distill.data.cache")
 pytest.importorskip("cv2")
 
-from rppg_distill.cli import main  # noqa: E402
+from rppg_distill.cli import main
 
 
 @pytest.mark.slow

@@ -13,11 +13,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import losses_spectral_formulas as ref  # noqa: E402
+import losses_spectral_formulas as ref
 
-from rppg_distill.losses import rpm_distill_loss  # noqa: E402
-from rppg_distill.losses import (  # noqa: E402
-    CrossViewLoss, RPMDistillLoss, cross_view_loss, log_spectra, mse, policy_input,
+from rppg_distill.losses import (
+    CrossViewLoss,
+    RPMDistillLoss,
+    cross_view_loss,
+    log_spectra,
+    mse,
+    policy_input,
+    rpm_distill_loss,
     rpm_supervised_loss,
 )
 

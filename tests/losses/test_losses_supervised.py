@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rppg_distill.losses import mse, neg_pearson, rpm_supervised_loss, snr_loss  # noqa: E402
+from rppg_distill.losses import mse, neg_pearson, rpm_supervised_loss, snr_loss
 
 FS = 30.0
 

@@ -6,8 +6,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rppg_distill.models import (  # noqa: E402
-    EfficientPhysC, build_model, temporal_difference, temporal_shift,
+from rppg_distill.models import (
+    EfficientPhysC,
+    build_model,
+    temporal_difference,
+    temporal_shift,
 )
 
 

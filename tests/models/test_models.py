@@ -6,21 +6,28 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rppg_distill.models import (  # noqa: E402
-    FactorizePhys, PhysNet, RFConvDecoder, SpectralPolicy, build_model, count_parameters,
+import itertools
+
+from rppg_distill.models import (
+    FactorizePhys,
+    PhysNet,
+    RFConvDecoder,
+    SpectralPolicy,
+    build_model,
+    count_parameters,
 )
-from rppg_distill.models.policy import relation_map  # noqa: E402
+from rppg_distill.models.policy import relation_map
 
 
 # ---------------------------------------------------------------- RFConvDecoder
 def _rf_expected_params():
     chans = [10, 32, 64, 128, 256, 512]
     n = 0
-    for a, b in zip(chans[:-1], chans[1:]):
+    for a, b in itertools.pairwise(chans):
         n += a * b * 7 + b + 2 * b  # conv + bias + BN
     n += 512 * 1024 * 7 + 1024  # bottleneck, no BN
     dec = [1024, 512, 256, 128, 64, 32]
-    for a, b in zip(dec[:-1], dec[1:]):
+    for a, b in itertools.pairwise(dec):
         n += a * b * 7 + b + 2 * b
     n += 32 + 1  # 1x1 head
     return n

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from rppg_distill.models import build_model  # noqa: E402
+from rppg_distill.models import build_model
 
 # Ops the TensorRT ONNX parser handles badly or not at all for these models.
 FORBIDDEN = {"ScatterND", "ScatterElements", "Scatter", "Loop", "If", "SequenceConstruct",

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 torch = pytest.importorskip("torch")
-import torch.nn.functional as F  # noqa: E402
+import torch.nn.functional as F
 
-from rppg_distill.models import FactorizePhys  # noqa: E402
+from rppg_distill.models import FactorizePhys
 
 TOOLBOX = dict(input_norm=True, fsam_post="conv_relu_conv", fsam_at_inference=False,
                nmf_init="ones", nmf_layout="toolbox", fsam_residual=True)

@@ -6,13 +6,16 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-import torch.nn.functional as F  # noqa: E402
+import torch.nn.functional as F
+from toolbox_files import parity_case
 
-from rppg_distill.models import EfficientPhysC, FactorizePhys, PhysNet  # noqa: E402
-from rppg_distill.models.toolbox_import import (  # noqa: E402
-    detect_arch, load_toolbox_checkpoint, read_state_dict, save_imported_checkpoint)
-
-from toolbox_files import parity_case  # noqa: E402
+from rppg_distill.models import EfficientPhysC, FactorizePhys, PhysNet
+from rppg_distill.models.toolbox_import import (
+    detect_arch,
+    load_toolbox_checkpoint,
+    read_state_dict,
+    save_imported_checkpoint,
+)
 
 # float32 rounding: the toolbox's outputs were computed by a different code path (its modules)
 RTOL = 1e-5

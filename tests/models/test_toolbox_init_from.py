@@ -6,12 +6,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rppg_distill.models.toolbox_import import (  # noqa: E402
-    load_toolbox_checkpoint, save_imported_checkpoint)
-from rppg_distill.train.config import ConfigError, from_dict  # noqa: E402
-from rppg_distill.train.init_from import build_student  # noqa: E402
+from toolbox_files import parity_case
 
-from toolbox_files import parity_case  # noqa: E402
+from rppg_distill.models.toolbox_import import load_toolbox_checkpoint, save_imported_checkpoint
+from rppg_distill.train.config import ConfigError, from_dict
+from rppg_distill.train.init_from import build_student
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from rppg_distill.cli import main  # noqa: E402
-from rppg_distill.deploy.contract import Contract, contract_from_onnx  # noqa: E402
-from rppg_distill.deploy.runtime.config import MonitorConfig  # noqa: E402
+from toolbox_files import parity_case
 
-from toolbox_files import parity_case  # noqa: E402
+from rppg_distill.cli import main
+from rppg_distill.deploy.contract import Contract, contract_from_onnx
+from rppg_distill.deploy.runtime.config import MonitorConfig
 
 EXPECTED = {  # the toolbox's infer configs (PURE_UBFC-rPPG_*.yaml)
     "physnet": dict(frames=128, normalization="diff_normalized", output="diff_bvp",
@@ -102,9 +102,9 @@ def test_monitor_face_detection_policy_from_contract():
 @pytest.mark.slow
 def test_efficientphys_import_to_onnx(tmp_path):
     """EfficientPhys (no released file at hand): a state dict with the toolbox's names."""
-    from rppg_distill.deploy.toolbox_import import import_toolbox
-
     from test_toolbox_import import _toolbox_efficientphys_state
+
+    from rppg_distill.deploy.toolbox_import import import_toolbox
 
     path = tmp_path / "PURE_EfficientPhys.pth"
     torch.save(_toolbox_efficientphys_state(), path)

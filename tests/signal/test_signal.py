@@ -5,9 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rppg_distill.signal import (PROTOCOLS, bandpass, detrend, hr_fft, hr_peaks, hr_protocol,
-                                 hr_windows, peak_concentration, resample_uniform, snr_db,
-                                 sliding_windows, window_bounds)
+from rppg_distill.signal import (
+    PROTOCOLS,
+    bandpass,
+    detrend,
+    hr_fft,
+    hr_peaks,
+    hr_protocol,
+    hr_windows,
+    peak_concentration,
+    resample_uniform,
+    sliding_windows,
+    snr_db,
+    window_bounds,
+)
 
 FS = 30.0
 

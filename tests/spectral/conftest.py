@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from spectral_helpers import device_params
 
 

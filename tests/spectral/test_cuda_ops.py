@@ -8,11 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from spectral_helpers import device_params
 
 import rppg_distill
 import rppg_distill.spectral as S
 from rppg_distill.spectral._plan import get_plan
-from spectral_helpers import device_params
 
 CUDA = [p for p in device_params() if p.values[0] == "cuda"]
 FS = 30.0

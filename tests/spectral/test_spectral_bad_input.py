@@ -80,8 +80,8 @@ def test_mixed_numpy_and_torch():
 
 
 def test_cuda_tensor_without_cuda_core_is_a_clear_error():
-    from rppg_distill.spectral import _torch_ops
     import rppg_distill
+    from rppg_distill.spectral import _torch_ops
     if rppg_distill.has_cuda():
         pytest.skip("core built with CUDA")
     _torch_ops.cuda_module.cache_clear()

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from spectral_helpers import assert_close_scaled, rtol_for
 
 import rppg_distill.spectral as S
 import rppg_distill.spectral.reference as R
-from spectral_helpers import assert_close_scaled, rtol_for
 
 # (B, T, fs, band, grid kwargs, window, periodic): B 1..512, T 32..1024, both windows, both grids.
 CASES = [

@@ -9,9 +9,9 @@ import torch
 import torch.distributed as dist
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from rppg_distill.train import crossmodal  # noqa: E402
-from rppg_distill.train.config import CrossModalConfig, LoopConfig  # noqa: E402
-from tests.train.fake_data import FakeVideoRadar  # noqa: E402
+from rppg_distill.train import crossmodal
+from rppg_distill.train.config import CrossModalConfig, LoopConfig
+from tests.train.fake_data import FakeVideoRadar
 
 out, bilevel = sys.argv[1], sys.argv[2] == "bilevel"
 torch.set_num_threads(1)

@@ -7,10 +7,10 @@ import torch
 import torch.distributed as dist
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from rppg_distill.train.config import LoopConfig  # noqa: E402
-from rppg_distill.train.distributed import write_json_on_main  # noqa: E402
-from rppg_distill.train.loop import fit  # noqa: E402
-from tests.train.tiny_task import TinyConfig, TinyTask  # noqa: E402
+from rppg_distill.train.config import LoopConfig
+from rppg_distill.train.distributed import write_json_on_main
+from rppg_distill.train.loop import fit
+from tests.train.tiny_task import TinyConfig, TinyTask
 
 out = sys.argv[1]
 torch.set_num_threads(1)

@@ -1,7 +1,6 @@
 import pytest
 
-from rppg_distill.train.config import (ConfigError, CrossModalConfig, CrossViewConfig, load_config,
-                                       to_dict, from_dict)
+from rppg_distill.train.config import ConfigError, CrossModalConfig, CrossViewConfig, from_dict, load_config, to_dict
 
 
 def write(tmp_path, text):

@@ -54,9 +54,11 @@ SLOW = pytest.mark.slow
 
 
 @pytest.mark.parametrize("variant", [
-    {}, pytest.param({"mode": "sup_only"}, marks=SLOW), pytest.param({"mode": "distill_only"}, marks=SLOW), pytest.param({"label_fraction": 0.5}, marks=SLOW),
-    pytest.param({"components": ["off", "shape"]}, marks=SLOW), pytest.param({"policy.use_gate": False}, marks=SLOW), pytest.param({"policy.use_weights": False}, marks=SLOW),
-    pytest.param({"policy.enabled": False}, marks=SLOW), pytest.param({"policy.bilevel": False}, marks=SLOW), pytest.param({"radar_shift_prob": 1.0}, marks=SLOW),
+    {},
+    *(pytest.param(v, marks=SLOW) for v in (
+        {"mode": "sup_only"}, {"mode": "distill_only"}, {"label_fraction": 0.5},
+        {"components": ["off", "shape"]}, {"policy.use_gate": False}, {"policy.use_weights": False},
+        {"policy.enabled": False}, {"policy.bilevel": False}, {"radar_shift_prob": 1.0})),
 ])
 def test_modes_and_ablations_train(tmp_path, variant):
     kw = {k: v for k, v in variant.items() if "." not in k}

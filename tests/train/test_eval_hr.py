@@ -12,7 +12,8 @@ def _pulse(hr_bpm=60.0, fs=30.0, n=300):
     t = np.arange(n) / fs
     f = hr_bpm / 60.0
     # a beat with strong harmonics (sharp systolic upstroke)
-    return np.sin(2 * np.pi * f * t) + 0.5 * np.sin(2 * np.pi * 2 * f * t + 0.3) + 0.4 * np.sin(2 * np.pi * 3 * f * t + 0.7)
+    return (np.sin(2 * np.pi * f * t) + 0.5 * np.sin(2 * np.pi * 2 * f * t + 0.3)
+            + 0.4 * np.sin(2 * np.pi * 3 * f * t + 0.7))
 
 
 def test_diff_label_peak_is_a_harmonic_and_to_pulse_fixes_it():

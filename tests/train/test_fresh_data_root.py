@@ -12,9 +12,9 @@ import pytest
 pytest.importorskip("cv2")
 pytest.importorskip("rppg_distill.data.synthetic")
 
-from rppg_distill.cli import main  # noqa: E402
-from rppg_distill.train.config import DataConfig  # noqa: E402
-from rppg_distill.train.data import _records  # noqa: E402
+from rppg_distill.cli import main
+from rppg_distill.train.config import DataConfig
+from rppg_distill.train.data import _records
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

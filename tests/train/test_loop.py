@@ -1,10 +1,12 @@
+import functools
 import json
+import operator
 
 import pytest
 import torch
 
 from rppg_distill.train.config import LoopConfig
-from rppg_distill.train.loop import (NonFiniteLossError, fit, load_checkpoint, batches_for_epoch)
+from rppg_distill.train.loop import NonFiniteLossError, batches_for_epoch, fit, load_checkpoint
 
 from .tiny_task import SimulatedKill, TinyConfig, TinyTask
 
@@ -110,8 +112,8 @@ def test_epoch_order_is_seeded_and_sharded():
     a = batches_for_epoch(10, 3, seed=1, epoch=0)
     assert a == batches_for_epoch(10, 3, seed=1, epoch=0)
     assert a != batches_for_epoch(10, 3, seed=1, epoch=1)
-    r0 = sum(batches_for_epoch(10, 2, 1, 0, rank=0, world=2), [])
-    r1 = sum(batches_for_epoch(10, 2, 1, 0, rank=1, world=2), [])
+    r0 = functools.reduce(operator.iadd, batches_for_epoch(10, 2, 1, 0, rank=0, world=2), [])
+    r1 = functools.reduce(operator.iadd, batches_for_epoch(10, 2, 1, 0, rank=1, world=2), [])
     assert len(r0) == len(r1) == 5 and sorted(r0 + r1) == list(range(10))
 
 

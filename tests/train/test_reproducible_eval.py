@@ -12,13 +12,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rppg_distill.deploy.export import load_checkpoint_model  # noqa: E402
-from rppg_distill.evaluate import get_protocol, hr_metrics, mae, peak_concentration, predict, to_pulse  # noqa: E402
-from rppg_distill.train import crossmodal, crossview  # noqa: E402
+from rppg_distill.deploy.export import load_checkpoint_model
+from rppg_distill.evaluate import get_protocol, hr_metrics, mae, peak_concentration, predict, to_pulse
+from rppg_distill.train import crossmodal, crossview
 
-from .fake_data import FakePairs, FakeVideoRadar, FakeViews  # noqa: E402
-from .test_crossmodal import tiny_cfg as tiny_crossmodal  # noqa: E402
-from .test_crossview import tiny_cfg as tiny_crossview  # noqa: E402
+from .fake_data import FakePairs, FakeVideoRadar, FakeViews
+from .test_crossmodal import tiny_cfg as tiny_crossmodal
+from .test_crossview import tiny_cfg as tiny_crossview
 
 
 def test_crossview_results_reproduce_through_evaluate(tmp_path):

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
 from rppg_distill import spectral
 from rppg_distill.cli import main
 from rppg_distill.commands import info

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "deploy"))
 
 from helpers import green_onnx, pulse_frames  # noqa: E402
+
 from rppg_distill import spectral  # noqa: E402
 from rppg_distill.cli import main  # noqa: E402
 from rppg_distill.data.video_io import write_video  # noqa: E402

@@ -24,7 +24,7 @@ def skin_mask_ycrcb(frames, cr=DEFAULT_CR, cb=DEFAULT_CB, y_min: int = 0) -> np.
     return ((crv >= cr[0]) & (crv <= cr[1]) & (cbv >= cb[0]) & (cbv <= cb[1]) & (y >= y_min))
 
 
-def rgb_trace(frames, skin_mask: "bool | str | np.ndarray | None" = None, *, cr=DEFAULT_CR,
+def rgb_trace(frames, skin_mask: bool | str | np.ndarray | None = None, *, cr=DEFAULT_CR,
               cb=DEFAULT_CB, min_skin_fraction: float = 0.0, chunk: int = 256):
     """Spatial mean RGB of each frame of a cropped clip.
 

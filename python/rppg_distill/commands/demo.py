@@ -354,5 +354,6 @@ def _write_report_md(out: Path, report: dict, table: str) -> None:
     if "runtime" in report:
         lines += ["", "## Streaming runtime on a synthetic test video (10 s windows)", ""]
         for tag, m in report["runtime"].items():
-            lines.append(f"- {tag}: HR MAE {m['mae_bpm']:.2f} bpm over {m['n_windows']} windows, {m['fps']:.0f} frames/s")
+            lines.append(f"- {tag}: HR MAE {m['mae_bpm']:.2f} bpm over {m['n_windows']} windows, "
+                         f"{m['fps']:.0f} frames/s")
     (out / "report.md").write_text("\n".join(lines) + "\n")

@@ -44,13 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _entries_from_dataset(args) -> tuple[list, list[str]]:
     from rppg_distill.data.cache import ClipCache, preprocess
-
     from rppg_distill.data.readers import get_reader
 
     try:
         read = get_reader(args.fmt)
     except ValueError as err:
-        raise SystemExit(f"error: {err}")
+        raise SystemExit(f"error: {err}") from None
     records = read(args.dataset)
     if not records:
         raise SystemExit(f"error: the {args.fmt} reader found no recordings in {args.dataset}")

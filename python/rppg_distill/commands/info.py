@@ -33,7 +33,10 @@ def tensorrt_version() -> str | None:
         import tensorrt
     except (ImportError, OSError, RuntimeError) as err:  # installed but broken (no libnvinfer)
         return f"unusable ({type(err).__name__}: {err})"
-    return str(tensorrt.__version__)
+    version = getattr(tensorrt, "__version__", None)
+    if version is None:  # e.g. only the tensorrt-stubs type stubs are installed
+        return "unusable (the importable 'tensorrt' has no version: not TensorRT's bindings)"
+    return str(version)
 
 
 def gpu() -> str | None:

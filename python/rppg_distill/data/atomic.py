@@ -13,10 +13,11 @@ import errno
 import io
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Self
+from typing import Self
 
-__all__ = ["atomic_save", "atomic_write_bytes", "atomic_write_text", "CsvRows"]
+__all__ = ["CsvRows", "atomic_save", "atomic_write_bytes", "atomic_write_text"]
 
 
 def atomic_save(path: str | Path, save: Callable[[str], None], *, suffix: str = "") -> Path:

@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from rppg_distill.data.cache.store import CacheEntry, ClipCache
-from rppg_distill.data.transforms import (
-    apply_label_transform, apply_video_transform, standardize_channels)
+from rppg_distill.data.transforms import apply_label_transform, apply_video_transform, standardize_channels
 
-__all__ = ["SingleViewClips", "MultiViewPairs", "VideoRadarPairs", "default_label_transform"]
+__all__ = ["MultiViewPairs", "SingleViewClips", "VideoRadarPairs", "default_label_transform"]
 
 
 def default_label_transform(transform: str | Sequence[str]) -> str:

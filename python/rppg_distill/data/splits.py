@@ -10,7 +10,7 @@ The result never depends on directory or record order. ``counts=`` gives explici
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -88,4 +88,4 @@ def split_records(records: Sequence, fractions=None, *, seed: int = 0, counts: d
     return out
 
 
-__all__ = ["split_subjects", "split_records", "DEFAULT_FRACTIONS"]
+__all__ = ["DEFAULT_FRACTIONS", "split_records", "split_subjects"]

@@ -16,7 +16,7 @@ A constant input (std 0) gives zeros instead of NaN/inf.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -19,8 +19,8 @@ A folder of ``*.png`` frames is also accepted by the readers (``read_frame_folde
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -31,9 +31,21 @@ except ModuleNotFoundError as _err:  # pragma: no cover
 
 from rppg_distill.data.atomic import atomic_save
 
-__all__ = ["VideoReadError", "VideoOpenError", "EmptyVideoError", "CorruptVideoError",
-           "read_video", "video_fps", "avi_header_fps", "video_info", "write_video", "iter_video",
-           "read_frame_folder", "write_frame_folder", "natural_key"]
+__all__ = [
+    "CorruptVideoError",
+    "EmptyVideoError",
+    "VideoOpenError",
+    "VideoReadError",
+    "avi_header_fps",
+    "iter_video",
+    "natural_key",
+    "read_frame_folder",
+    "read_video",
+    "video_fps",
+    "video_info",
+    "write_frame_folder",
+    "write_video",
+]
 
 
 class VideoReadError(ValueError):
@@ -57,7 +69,7 @@ def natural_key(s: str | Path) -> list:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(s))]
 
 
-def _open(path: str | Path) -> "cv2.VideoCapture":
+def _open(path: str | Path) -> cv2.VideoCapture:
     path = Path(path)
     if not path.is_file():
         raise VideoOpenError(f"video file not found: {path}")

@@ -82,7 +82,7 @@ class Contract:
     @classmethod
     def from_train_config(cls, config, *, arch: str | None = None, frames: int | None = None,
                           size: int | None = None, normalization: str | None = None,
-                          fs: float | None = None) -> "Contract":
+                          fs: float | None = None) -> Contract:
         """The contract of a model trained with ``config``: the one way a checkpoint becomes a
         contract (``rppg-distill export``, the demo and ``deploy.export.export_checkpoint``).
 
@@ -128,7 +128,7 @@ class Contract:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Contract":
+    def from_dict(cls, d: dict) -> Contract:
         if not isinstance(d, dict):
             raise ValueError(f"a model contract must be a JSON object, got {type(d).__name__}")
         version = d.get("version", 0)
@@ -141,7 +141,7 @@ class Contract:
         return cls(**fields)
 
     @classmethod
-    def from_json(cls, text: str) -> "Contract":
+    def from_json(cls, text: str) -> Contract:
         try:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as err:

@@ -58,7 +58,7 @@ X64_QUANT_PRECISION = "session.x64quantprecision"
 
 
 def warn_int8_cpu_mismatch(path, flags=None, x86: bool | None = None,
-                           record: dict | None | bool = False) -> str | None:
+                           record: dict | bool | None = False) -> str | None:
     """Warn (once per model file and reason) when the int8 ONNX at ``path`` was quantized with
     full-range weights and this CPU has no VNNI/AMX (onnxruntime's CPU kernels saturate there).
 

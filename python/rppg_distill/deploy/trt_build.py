@@ -39,6 +39,9 @@ def import_tensorrt() -> Any:
         import tensorrt as trt
     except ImportError as err:
         raise ImportError(TRT_MISSING) from err
+    if not hasattr(trt, "__version__"):  # e.g. only the tensorrt-stubs type stubs are installed
+        raise ImportError(f"the importable 'tensorrt' ({getattr(trt, '__file__', '?')}) is not TensorRT's "
+                          f"Python bindings (it has no __version__). {TRT_MISSING}")
     return trt
 
 

@@ -11,8 +11,18 @@ from rppg_distill.evaluate.metrics import hr_metrics, mae, mape, pearson, rmse, 
 from rppg_distill.evaluate.pipeline import evaluate_clips, evaluate_signal, summarize
 from rppg_distill.evaluate.stats import WilcoxonResult, wilcoxon_paired
 from rppg_distill.evaluate.tables import ResultTable, mean_std, per_view_table
-from rppg_distill.signal import (PROTOCOLS, HRProtocol, get_protocol, hr_fft, hr_peaks,
-                                 hr_protocol, hr_windows, peak_concentration, snr_db, to_pulse)
+from rppg_distill.signal import (
+    PROTOCOLS,
+    HRProtocol,
+    get_protocol,
+    hr_fft,
+    hr_peaks,
+    hr_protocol,
+    hr_windows,
+    peak_concentration,
+    snr_db,
+    to_pulse,
+)
 
 
 def predict(*args, **kwargs):
@@ -33,8 +43,35 @@ def psd_plot(*args, **kwargs):
     return _f(*args, **kwargs)
 
 
-__all__ = ["Clip", "classical_table", "evaluate_classical", "hr_metrics", "mae", "mape", "pearson", "rmse",
-           "std_error", "evaluate_clips", "evaluate_signal", "predict", "to_pulse", "mean_std",
-           "summarize", "WilcoxonResult", "wilcoxon_paired", "ResultTable", "per_view_table",
-           "PROTOCOLS", "HRProtocol", "get_protocol", "hr_fft", "hr_peaks", "hr_protocol",
-           "hr_windows", "peak_concentration", "snr_db", "bland_altman", "psd_plot"]
+__all__ = [
+    "PROTOCOLS",
+    "Clip",
+    "HRProtocol",
+    "ResultTable",
+    "WilcoxonResult",
+    "bland_altman",
+    "classical_table",
+    "evaluate_classical",
+    "evaluate_clips",
+    "evaluate_signal",
+    "get_protocol",
+    "hr_fft",
+    "hr_metrics",
+    "hr_peaks",
+    "hr_protocol",
+    "hr_windows",
+    "mae",
+    "mape",
+    "mean_std",
+    "peak_concentration",
+    "pearson",
+    "per_view_table",
+    "predict",
+    "psd_plot",
+    "rmse",
+    "snr_db",
+    "std_error",
+    "summarize",
+    "to_pulse",
+    "wilcoxon_paired",
+]

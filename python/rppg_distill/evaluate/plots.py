@@ -81,7 +81,7 @@ def psd_plot(signals, fs, path, *, band=(0.5, 3.0), hr_bpm: dict | float | None 
         ax.plot(f[m] * 60.0, y, label=str(label))
     refs = hr_bpm if isinstance(hr_bpm, dict) else ({"reference": hr_bpm} if hr_bpm else {})
     for label, v in refs.items():
-        ax.axvline(float(v), linestyle="--", linewidth=1, color="k")
+        ax.axvline(float(v), linestyle="--", linewidth=1, color="k", label=f"{label} {float(v):.1f} bpm")
     ax.set_xlabel("frequency (bpm)")
     ax.set_ylabel("normalized power" if normalize else "power")
     ax.set_title(title)

@@ -12,11 +12,29 @@ from __future__ import annotations
 from .crossview import CrossViewLoss, CrossViewTerms, cross_view_loss
 from .rpm import RPMDistillLoss, RPMTerms, log_spectra, policy_input, rpm_distill_loss
 from .supervised import (
-    NegPearsonLoss, RPMSupervisedLoss, SNRLoss, mse, neg_pearson, rpm_supervised_loss, snr_loss,
+    NegPearsonLoss,
+    RPMSupervisedLoss,
+    SNRLoss,
+    mse,
+    neg_pearson,
+    rpm_supervised_loss,
+    snr_loss,
 )
 
 __all__ = [
-    "neg_pearson", "snr_loss", "mse", "rpm_supervised_loss", "NegPearsonLoss", "SNRLoss",
-    "RPMSupervisedLoss", "cross_view_loss", "CrossViewLoss", "CrossViewTerms", "RPMDistillLoss",
-    "RPMTerms", "log_spectra", "policy_input", "rpm_distill_loss",
+    "CrossViewLoss",
+    "CrossViewTerms",
+    "NegPearsonLoss",
+    "RPMDistillLoss",
+    "RPMSupervisedLoss",
+    "RPMTerms",
+    "SNRLoss",
+    "cross_view_loss",
+    "log_spectra",
+    "mse",
+    "neg_pearson",
+    "policy_input",
+    "rpm_distill_loss",
+    "rpm_supervised_loss",
+    "snr_loss",
 ]

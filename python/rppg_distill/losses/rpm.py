@@ -214,7 +214,7 @@ class RPMDistillLoss(nn.Module):
                         teacher_centroid=centroid, peak_ratio=ratio)
 
     @classmethod
-    def from_ablation(cls, name: str, **kwargs) -> "RPMDistillLoss":
+    def from_ablation(cls, name: str, **kwargs) -> RPMDistillLoss:
         """Build the loss for an ablation name of docs/METHODS.md §3.5.
 
         ``full``, ``wo_peak``, ``wo_off``, ``wo_shape``, ``wo_weights``, ``wo_gate``,

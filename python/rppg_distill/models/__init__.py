@@ -17,11 +17,11 @@ spectral_policy    :class:`SpectralPolicy` (``[B, 3, K]`` -> ``(alpha, gate)``)
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch.nn as nn
 
-from .efficientphys import EfficientPhysC, TSM, temporal_difference, temporal_shift
+from .efficientphys import TSM, EfficientPhysC, temporal_difference, temporal_shift
 from .factorizephys import FactorizePhys
 from .physnet import PhysNet
 from .policy import SpectralPolicy
@@ -76,7 +76,16 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 
 
 __all__ = [
-    "EfficientPhysC", "FactorizePhys", "PhysNet", "RFConvDecoder", "SpectralPolicy", "TSM",
-    "temporal_difference", "temporal_shift", "build_model", "count_parameters", "MODELS",
+    "MODELS",
+    "TSM",
+    "EfficientPhysC",
+    "FactorizePhys",
+    "PhysNet",
+    "RFConvDecoder",
+    "SpectralPolicy",
+    "build_model",
+    "count_parameters",
     "resolve_name",
+    "temporal_difference",
+    "temporal_shift",
 ]

@@ -8,13 +8,25 @@ from __future__ import annotations
 
 from rppg_distill.signal.filters import bandpass, demean, detrend
 from rppg_distill.signal.hr import hr_fft, hr_peaks
-from rppg_distill.signal.protocols import (PROTOCOLS, HRProtocol, get_protocol, hr_protocol,
-                                           hr_windows, to_pulse)
+from rppg_distill.signal.protocols import PROTOCOLS, HRProtocol, get_protocol, hr_protocol, hr_windows, to_pulse
 from rppg_distill.signal.quality import peak_concentration, snr_db
 from rppg_distill.signal.windows import resample_uniform, sliding_windows, window_bounds
 
 __all__ = [
-    "bandpass", "demean", "detrend", "hr_fft", "hr_peaks", "PROTOCOLS", "HRProtocol",
-    "get_protocol", "hr_protocol", "hr_windows", "peak_concentration", "snr_db",
-    "resample_uniform", "sliding_windows", "window_bounds", "to_pulse",
+                                           "PROTOCOLS",
+                                           "HRProtocol",
+                                           "bandpass",
+                                           "demean",
+                                           "detrend",
+                                           "get_protocol",
+                                           "hr_fft",
+                                           "hr_peaks",
+                                           "hr_protocol",
+                                           "hr_windows",
+                                           "peak_concentration",
+                                           "resample_uniform",
+                                           "sliding_windows",
+                                           "snr_db",
+                                           "to_pulse",
+                                           "window_bounds",
 ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal as _sps
 
-from rppg_distill.signal._checks import (check_band, check_fs, check_length_for_band,
-                                         check_signal)
-from rppg_distill.signal.filters import bandpass, detrend as _detrend
+from rppg_distill.signal._checks import check_band, check_fs, check_length_for_band, check_signal
+from rppg_distill.signal.filters import bandpass
+from rppg_distill.signal.filters import detrend as _detrend
 
 
 def _core_peak_frequency():

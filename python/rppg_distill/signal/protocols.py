@@ -38,7 +38,7 @@ class HRProtocol:
         return hr_fft(bvp, fs, self.band, self.resolution_bpm, window=self.window,
                       filter_order=self.filter_order, detrend=self.detrend)
 
-    def with_(self, **changes) -> "HRProtocol":
+    def with_(self, **changes) -> HRProtocol:
         return replace(self, **changes)
 
     def as_dict(self) -> dict:
@@ -75,7 +75,7 @@ def to_pulse(x, label_transform: str, *, detrend_lambda: float = 100.0) -> np.nd
     return x
 
 
-def get_protocol(protocol: "str | HRProtocol") -> HRProtocol:
+def get_protocol(protocol: str | HRProtocol) -> HRProtocol:
     """Look a preset up by name (or pass an HRProtocol through)."""
     if isinstance(protocol, HRProtocol):
         return protocol
@@ -85,12 +85,12 @@ def get_protocol(protocol: "str | HRProtocol") -> HRProtocol:
         raise ValueError(f"unknown HR protocol {protocol!r}; known: {sorted(PROTOCOLS)}") from None
 
 
-def hr_protocol(bvp, fs, protocol: "str | HRProtocol" = "crossview"):
+def hr_protocol(bvp, fs, protocol: str | HRProtocol = "crossview"):
     """HR (bpm) of ``bvp`` [T] or [B, T] under a named protocol."""
     return get_protocol(protocol).hr(bvp, fs)
 
 
-def hr_windows(bvp, fs, protocol: "str | HRProtocol" = "crossview", window_s: float | None = 20.0,
+def hr_windows(bvp, fs, protocol: str | HRProtocol = "crossview", window_s: float | None = 20.0,
                stride_s: float | None = None, *, short: str = "whole") -> np.ndarray:
     """HR (bpm) of each HR window of a long signal [T] (see ``window_bounds``): array [W]."""
     proto = get_protocol(protocol)

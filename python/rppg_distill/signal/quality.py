@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rppg_distill.signal._checks import (check_band, check_fs, check_length_for_band,
-                                         check_signal)
+from rppg_distill.signal._checks import check_band, check_fs, check_length_for_band, check_signal
 
 
 def _power_spectrum(x: np.ndarray, fs: float, n_fft: int, window: str | None):

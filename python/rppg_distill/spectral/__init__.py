@@ -12,8 +12,15 @@ import sys
 
 from rppg_distill.spectral._plan import band_frequencies
 
-__all__ = ["band_frequencies", "band_psd", "psd_kl", "rpm_components", "peak_frequency",
-           "PSDKLLoss", "RPMSpectralLoss"]
+__all__ = [
+    "PSDKLLoss",
+    "RPMSpectralLoss",
+    "band_frequencies",
+    "band_psd",
+    "peak_frequency",
+    "psd_kl",
+    "rpm_components",
+]
 
 
 def _is_tensor(x) -> bool:

@@ -32,8 +32,15 @@ import torch
 import rppg_distill
 
 __all__ = [
-    "available", "band_psd_forward", "band_psd_backward", "psd_kl_forward", "psd_kl_backward",
-    "rpm_components_forward", "rpm_components_backward", "peak_frequency_forward", "CHECK_FINITE",
+    "CHECK_FINITE",
+    "available",
+    "band_psd_backward",
+    "band_psd_forward",
+    "peak_frequency_forward",
+    "psd_kl_backward",
+    "psd_kl_forward",
+    "rpm_components_backward",
+    "rpm_components_forward",
 ]
 
 CHECK_FINITE = True

@@ -29,8 +29,22 @@ class Plan:
         cos/sin bases kept per dtype).
     """
 
-    __slots__ = ("T", "fs", "lo", "hi", "n_fft", "step_hz", "window", "periodic", "demean", "eps",
-                 "first", "K", "freqs", "core")
+    __slots__ = (
+        "K",
+        "T",
+        "core",
+        "demean",
+        "eps",
+        "first",
+        "freqs",
+        "fs",
+        "hi",
+        "lo",
+        "n_fft",
+        "periodic",
+        "step_hz",
+        "window",
+    )
 
     def __init__(self, T: int, fs: float, lo: float, hi: float, n_fft: int, step_hz: float, window: str,
                  periodic: bool, demean: bool, eps: float):

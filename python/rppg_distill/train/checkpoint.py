@@ -16,8 +16,9 @@ from __future__ import annotations
 import os
 import platform
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -38,7 +39,7 @@ def get_rng_state() -> dict:
         "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
                   "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
         "python": {"version": int(py_state[0]), "state": torch.tensor(py_state[1], dtype=torch.int64)},
-        "cuda": [s for s in torch.cuda.get_rng_state_all()] if torch.cuda.is_available() else [],
+        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
     }
     return state
 
@@ -91,14 +92,14 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 class CheckpointWriter:
     """The checkpoint files of one run. Rank 0 writes; every rank waits for the write."""
 
-    def __init__(self, out_dir: str | Path, placement: "Placement",
+    def __init__(self, out_dir: str | Path, placement: Placement,
                  after_save: Callable[[], Any] = lambda: None):
         self.dir = Path(out_dir) / "checkpoints"
         self.last, self.best, self.last_good = (self.dir / n for n in ("last.pt", "best.pt", "last_good.pt"))
         self.placement = placement
         self.after_save = after_save
 
-    def save(self, state: "TrainState", epoch: int, step_in_epoch: int, *paths: Path) -> None:
+    def save(self, state: TrainState, epoch: int, step_in_epoch: int, *paths: Path) -> None:
         """Write ``state`` (resuming at ``epoch``/``step_in_epoch``) to each path (default last.pt)."""
         if self.placement.is_main:
             payload = state.to_checkpoint(epoch, step_in_epoch)
@@ -114,7 +115,7 @@ class CheckpointWriter:
             self.last_good.unlink(missing_ok=True)
 
 
-def restore(state: "TrainState", path: Path, device: torch.device,
+def restore(state: TrainState, path: Path, device: torch.device,
             log: Callable[[str], None] = print, allow_changes: tuple[str, ...] = (),
             record: Path | None = None) -> bool:
     """Continue from the checkpoint at ``path`` if there is one; True when ``state`` was restored.

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -205,7 +206,7 @@ class RPMTask(Task):
     def meta_step(self, batch, val_batch) -> dict:
         """One bilevel update of the policy; returns diagnostics (val loss, policy grad norm)."""
         student = unwrap(self.model)
-        params = {k: v for k, v in student.named_parameters()}
+        params = dict(student.named_parameters())
         buffers = {k: v.clone() for k, v in student.named_buffers()}   # the virtual step must not
         x = self._video(batch["video"])                                # touch the real BN stats
         t = self._teacher(batch["radar"])

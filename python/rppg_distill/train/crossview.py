@@ -25,8 +25,9 @@ A+ on side-view per-video peak concentration (and MAE).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch

@@ -27,15 +27,25 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import torch
 from torch import nn
 
-from .checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointWriter, atomic_torch_save,
-                         get_rng_state, load_checkpoint, restore, set_rng_state, versions)
+from .checkpoint import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    CheckpointWriter,
+    atomic_torch_save,
+    get_rng_state,
+    load_checkpoint,
+    restore,
+    set_rng_state,
+    versions,
+)
 from .config import LoopConfig, OptimConfig, check_ranges, to_dict
 from .distributed import Placement, place_process, select_device, unwrap, wrap_ddp
 from .metrics_log import MetricsLog, RunningMeans, _plain
@@ -48,10 +58,27 @@ from .step import NonFiniteLossError, StepRunner
 from .task import Task
 
 __all__ = [
-    "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "FitResult", "MetricsLog", "NonFiniteLossError",
-    "RunConfig", "Task", "atomic_torch_save", "batches_for_epoch", "build_optimizer", "epoch_order",
-    "fit", "get_rng_state", "load_checkpoint", "select_device", "seed_everything", "set_rng_state",
-    "unwrap", "versions", "Resume", "ResumeError",
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_VERSION",
+    "FitResult",
+    "MetricsLog",
+    "NonFiniteLossError",
+    "Resume",
+    "ResumeError",
+    "RunConfig",
+    "Task",
+    "atomic_torch_save",
+    "batches_for_epoch",
+    "build_optimizer",
+    "epoch_order",
+    "fit",
+    "get_rng_state",
+    "load_checkpoint",
+    "seed_everything",
+    "select_device",
+    "set_rng_state",
+    "unwrap",
+    "versions",
 ]
 
 
@@ -141,7 +168,7 @@ class _Run:
 
     @classmethod
     def create(cls, task: Task, cfg: RunConfig, placement: Placement, out: Path, t_start: float,
-               log: Callable[[str], None]) -> "_Run":
+               log: Callable[[str], None]) -> _Run:
         """Move the task to its device, build optimizer, AMP, DDP wrapper and checkpoint writer."""
         loop = cfg.loop
         task.model.to(placement.device)

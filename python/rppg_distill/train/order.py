@@ -6,7 +6,8 @@ one (it skips the ones already done).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 

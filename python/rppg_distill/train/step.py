@@ -7,9 +7,10 @@ state before the step is written to ``last_good.pt`` and :class:`NonFiniteLossEr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn

@@ -5,8 +5,14 @@
 """
 
 from rppg_distill.data.cache.preprocess import (
-    CacheReport, FlaggedRecording, PreprocessSettings, iter_frames, preprocess, process_recording,
-    source_fingerprint)
+    CacheReport,
+    FlaggedRecording,
+    PreprocessSettings,
+    iter_frames,
+    preprocess,
+    process_recording,
+    source_fingerprint,
+)
 from rppg_distill.data.cache.store import CacheEntry, ClipCache
 
 __all__ = ["CacheEntry", "CacheReport", "ClipCache", "FlaggedRecording", "PreprocessSettings",

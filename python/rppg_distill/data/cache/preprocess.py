@@ -18,26 +18,29 @@ import os
 import pickle
 import shutil
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Sequence
-
-from rppg_distill.data.cache.plan import _hashes, _plan
-from rppg_distill.data.cache.report import CacheReport, FlaggedRecording
-from rppg_distill.data.cache.settings import PreprocessSettings
-from rppg_distill.data.cache.sources import _streamable
-from rppg_distill.data.cache.store import (ENTRY_FILES, MANIFEST, entry_problem, read_manifest,
-                                           remove_stale_temps)
-from rppg_distill.data.cache.worker import _backend, _run_task, _worker_init
-from rppg_distill.data.types import Recording
 
 # re-exported: these lived here before the split and are imported from this path
-from rppg_distill.data.cache.plan import _CROP_KEYS, _FACE_KEYS  # noqa: F401,E402
-from rppg_distill.data.cache.sources import (  # noqa: F401,E402
-    _iter_source, _meta_jsonable, iter_frames, source_fingerprint)
-from rppg_distill.data.cache.worker import (  # noqa: F401,E402
-    _BACKEND, _Flag, _base_manifest, _usable_len, _write_labels, process_recording)
+from rppg_distill.data.cache.plan import _CROP_KEYS, _FACE_KEYS, _hashes, _plan  # noqa: F401
+from rppg_distill.data.cache.report import CacheReport, FlaggedRecording
+from rppg_distill.data.cache.settings import PreprocessSettings
+from rppg_distill.data.cache.sources import _iter_source, _meta_jsonable, _streamable, iter_frames, source_fingerprint  # noqa: F401
+from rppg_distill.data.cache.store import ENTRY_FILES, MANIFEST, entry_problem, read_manifest, remove_stale_temps
+from rppg_distill.data.cache.worker import (  # noqa: F401
+    _BACKEND,
+    _backend,
+    _base_manifest,
+    _Flag,
+    _run_task,
+    _usable_len,
+    _worker_init,
+    _write_labels,
+    process_recording,
+)
+from rppg_distill.data.types import Recording
 
 
 def preprocess(records: Sequence[Recording], cache_dir: str | os.PathLike,

@@ -41,7 +41,7 @@ class PreprocessSettings:
     stream: bool = True
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "PreprocessSettings":
+    def from_dict(cls, d: dict | None) -> PreprocessSettings:
         d = dict(d or {})
         tr = dict(d.pop("tracker", {}) or {})
         for k in [k for k in d if k in {f.name for f in dataclasses.fields(TrackerSettings)}]:

@@ -8,8 +8,8 @@ mtime, not content. ``_meta_jsonable`` makes recording metadata storable in a ma
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

@@ -19,18 +19,23 @@ import os
 import shutil
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from rppg_distill.data.cache.settings import PreprocessSettings
 from rppg_distill.data.cache.sources import _meta_jsonable, iter_frames, source_fingerprint
 from rppg_distill.data.cache.store import (
-    CACHE_VERSION, MANIFEST, NpyStreamWriter, atomic_save_npy, atomic_write_json, commit_entry,
-    staging_dir)
-from rppg_distill.data.face import FaceTracker, NoFaceError, crop_resize
-from rppg_distill.data.face import get_face_backend
+    CACHE_VERSION,
+    MANIFEST,
+    NpyStreamWriter,
+    atomic_save_npy,
+    atomic_write_json,
+    commit_entry,
+    staging_dir,
+)
+from rppg_distill.data.face import FaceTracker, NoFaceError, crop_resize, get_face_backend
 from rppg_distill.data.types import Recording
 from rppg_distill.data.video_io import CorruptVideoError, EmptyVideoError, VideoReadError
 

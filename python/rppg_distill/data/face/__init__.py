@@ -19,7 +19,15 @@ from rppg_distill.data.face.base import (
 from rppg_distill.data.face.tracker import FaceTracker, TrackerSettings
 
 __all__ = [
-    "Detection", "FaceBackend", "FaceBackendError", "NoFaceError", "FaceTracker",
-    "TrackerSettings", "available_face_backends", "crop_resize", "enlarge_box",
-    "get_face_backend", "register_face_backend",
+    "Detection",
+    "FaceBackend",
+    "FaceBackendError",
+    "FaceTracker",
+    "NoFaceError",
+    "TrackerSettings",
+    "available_face_backends",
+    "crop_resize",
+    "enlarge_box",
+    "get_face_backend",
+    "register_face_backend",
 ]

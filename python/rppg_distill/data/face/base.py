@@ -7,8 +7,9 @@ enlarging, cropping) lives in :mod:`rppg_distill.data.face.tracker` and is backe
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 

@@ -38,8 +38,7 @@ class MediaPipeFaceBackend:
             raise FaceBackendError(f"mediapipe face model not found: {path}")
         try:
             import mediapipe as mp
-            from mediapipe.tasks.python import BaseOptions
-            from mediapipe.tasks.python import vision
+            from mediapipe.tasks.python import BaseOptions, vision
         except ImportError as err:
             raise FaceBackendError(
                 f"the mediapipe face backend needs the 'mediapipe' package ({err}); "

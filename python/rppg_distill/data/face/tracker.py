@@ -10,13 +10,12 @@ let the clip datasets drop those windows. A video with no face at all raises NoF
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Iterable, Iterator
 
 import numpy as np
 
 from rppg_distill.data.face.base import FaceBackend, NoFaceError, crop_resize, enlarge_box
-
 
 MAX_BACKOFF_FRAMES = 16  # longest wait between detector calls while no face is found
 

@@ -7,7 +7,7 @@ All readers share the length/error policy documented in ``rppg_distill.data.read
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 READERS = {
     "mcd_rppg": "mcd_rppg",
@@ -39,4 +39,4 @@ def read_dataset(name: str, root, **cfg):
     return get_reader(name)(root, **cfg)
 
 
-__all__ = ["READERS", "get_reader", "read_dataset", "canonical_name"]
+__all__ = ["READERS", "canonical_name", "get_reader", "read_dataset"]

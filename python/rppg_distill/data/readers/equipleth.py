@@ -49,7 +49,7 @@ def load_rf(path: str | Path) -> tuple[np.ndarray, dict]:
             obj = pickle.load(f)
         packets, n_packets, n_bytes, t0, t1 = obj[:5]
         stream = np.asarray(packets).astype(np.uint16, copy=False).reshape(-1)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means a corrupt file
+    except Exception as err:
         raise ValueError(f"{path}: not a DCA1000 rf.pkl ({type(err).__name__}: {err})") from None
     n_u16 = int(n_bytes) // 2
     if n_u16 > stream.size or n_u16 <= 0:
@@ -118,7 +118,7 @@ def read(root: str | Path, *, fps: float = 30.0, ppg_offset: int = 25, radar: bo
             if ppg_file.is_file():
                 try:
                     ppg = np.load(ppg_file).astype(np.float32).reshape(-1)
-                except Exception as err:  # noqa: BLE001
+                except Exception as err:
                     raise ValueError(f"{ppg_file}: unreadable ({err})") from None
             elif (rf_dir / "vital_dict.npy").is_file():
                 vital = np.load(rf_dir / "vital_dict.npy", allow_pickle=True).item()

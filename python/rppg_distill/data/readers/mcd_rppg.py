@@ -17,9 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from rppg_distill.data.readers._common import (DEFAULT_TOLERANCE_FRAMES, ErrorSink, check_fps,
-                                               checked_loader, natural_key, read_first_token_lines,
-                                               reconcile_lengths)
+from rppg_distill.data.readers._common import (
+    DEFAULT_TOLERANCE_FRAMES,
+    ErrorSink,
+    check_fps,
+    checked_loader,
+    natural_key,
+    read_first_token_lines,
+    reconcile_lengths,
+)
 from rppg_distill.data.types import VIEWS, Recording
 from rppg_distill.data.video_io import read_video, video_info
 
@@ -50,7 +56,7 @@ def _entries(root: Path, use_db: bool) -> list[dict]:
             out.append({"pid": str(r.get("patient_id") or pid), "camera": r.get("camera") or cam,
                         "state": r.get("step") or state, "video": root / video,
                         "ppg_sync": root / (r.get("ppg_sync") or f"ppg_sync/{stem}.txt"),
-                        "pulse": r.get("pulse"), "db": {k: v for k, v in r.items()}})
+                        "pulse": r.get("pulse"), "db": dict(r.items())})
         # de-duplicate (db.csv may hold one row per biomarker set)
         seen, uniq = set(), []
         for e in out:

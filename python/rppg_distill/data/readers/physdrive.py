@@ -15,8 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rppg_distill.data.readers._common import (DEFAULT_TOLERANCE_FRAMES, ErrorSink, check_fps,
-                                               checked_loader, natural_key, reconcile_lengths)
+from rppg_distill.data.readers._common import (
+    DEFAULT_TOLERANCE_FRAMES,
+    ErrorSink,
+    check_fps,
+    checked_loader,
+    natural_key,
+    reconcile_lengths,
+)
 from rppg_distill.data.types import Recording
 from rppg_distill.data.video_io import read_video, video_info
 
@@ -49,10 +55,11 @@ def read(root: str | Path, *, video_name: str = "RGB.mp4", label_path: str = "La
                     raise ValueError(f"label file not found: {lab}")
                 try:
                     mat = loadmat(str(lab))
-                except Exception as err:  # noqa: BLE001
+                except Exception as err:
                     raise ValueError(f"{lab}: unreadable .mat ({err})") from None
                 if label_key not in mat:
-                    raise ValueError(f"{lab}: no key {label_key!r} (keys: {sorted(k for k in mat if not k.startswith('__'))})")
+                    keys = sorted(k for k in mat if not k.startswith("__"))
+                    raise ValueError(f"{lab}: no key {label_key!r} (keys: {keys})")
                 bvp = np.asarray(mat[label_key], np.float64).reshape(-1)
                 info = video_info(video)
                 rate = check_fps(fps if fps is not None else info["fps"], str(video))

@@ -12,8 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from rppg_distill.data.readers._common import (DEFAULT_TOLERANCE_FRAMES, ErrorSink, check_fps,
-                                               checked_loader, reconcile_lengths)
+from rppg_distill.data.readers._common import (
+    DEFAULT_TOLERANCE_FRAMES,
+    ErrorSink,
+    check_fps,
+    checked_loader,
+    reconcile_lengths,
+)
 from rppg_distill.data.types import Recording
 from rppg_distill.data.video_io import read_video, video_info
 

@@ -45,7 +45,7 @@ from rppg_distill.data.synthetic.pulse import Physiology, Signals, draw_physiolo
 from rppg_distill.data.synthetic.radar import draw_radar_params, fmcw_iq, pack_dca1000, to_packets
 from rppg_distill.data.synthetic.render import render_view
 
-__all__ = ["SynthConfig", "SubjectSim", "simulate", "generate", "FORMATS", "PBV_RGB"]
+__all__ = ["FORMATS", "PBV_RGB", "SubjectSim", "SynthConfig", "generate", "simulate"]
 
 FORMATS = ("mcd_rppg", "ubfc_rppg", "equipleth")
 VIEWS = ("frontal", "side_left", "side_right")

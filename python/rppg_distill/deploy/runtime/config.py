@@ -20,7 +20,6 @@ import dataclasses
 
 import numpy as np
 
-
 MODES = ("live", "offline")
 
 
