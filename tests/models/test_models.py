@@ -189,3 +189,14 @@ def test_models_on_device(device, name, shape):
         y = m.to(device)(x.to(device)).cpu()
     assert y.shape == (shape[0], shape[2])
     torch.testing.assert_close(y, y_cpu, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["efficientphys_c", "factorizephys", "physnet"])
+def test_input_size_kwargs_build_every_student(name):
+    """The trainers pass the input side only to models that take it (PhysNet has no img_size:
+    passing it made `model.name: physnet` fail in the RPM-Distill trainer)."""
+    from rppg_distill.models import build_model, input_size_kwargs
+
+    kw = input_size_kwargs(name, 36)
+    assert ("img_size" in kw) == (name != "physnet")
+    assert build_model(name, **kw) is not None

@@ -70,6 +70,15 @@ def build_model(name: str, **kwargs) -> nn.Module:
     return MODELS[resolve_name(name)](**kwargs)
 
 
+def input_size_kwargs(name: str, img_size: int) -> dict:
+    """``{"img_size": img_size}`` for a model whose constructor takes the input side (EfficientPhys,
+    FactorizePhys), else ``{}`` (PhysNet adapts to any side)."""
+    import inspect
+
+    params = inspect.signature(MODELS[resolve_name(name)]).parameters
+    return {"img_size": int(img_size)} if "img_size" in params else {}
+
+
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
@@ -85,6 +94,7 @@ __all__ = [
     "SpectralPolicy",
     "build_model",
     "count_parameters",
+    "input_size_kwargs",
     "resolve_name",
     "temporal_difference",
     "temporal_shift",

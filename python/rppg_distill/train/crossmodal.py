@@ -114,13 +114,12 @@ class RPMTask(Task):
     """The student trained with RPM-Distill; ``teacher`` frozen, ``policy`` meta-learned."""
 
     def __init__(self, cfg: CrossModalConfig, device, train, val, teacher_state: dict | None):
-        from rppg_distill.models import build_model
+        from rppg_distill.models import build_model, input_size_kwargs
 
         from .init_from import build_student
 
         self.cfg, self.device, self.train, self.val = cfg, device, train, val
-        kw = dict(cfg.model.kwargs)
-        kw.setdefault("img_size", cfg.data.img_size)
+        kw = {**input_size_kwargs(cfg.model.name, cfg.data.img_size), **cfg.model.kwargs}
         self.model = build_student(cfg.model.name, kw, cfg.model.init_from, cfg.data)
         self.teacher = build_model("rf_conv_decoder")
         if teacher_state is not None:

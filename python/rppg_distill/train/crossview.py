@@ -77,12 +77,12 @@ def build_data(cfg: CrossViewConfig) -> tuple[Any, dict[str, Any]]:
 # ----------------------------------------------------------------------------- task
 class CrossViewTask(Task):
     def __init__(self, cfg: CrossViewConfig, device: torch.device, train_pairs):
+        from rppg_distill.models import input_size_kwargs
+
         from .init_from import build_student
 
         self.cfg, self.device, self.pairs = cfg, device, train_pairs
-        kw = dict(cfg.model.kwargs)
-        if cfg.model.name.startswith("efficientphys"):
-            kw.setdefault("img_size", cfg.data.img_size)
+        kw = {**input_size_kwargs(cfg.model.name, cfg.data.img_size), **cfg.model.kwargs}
         self.model = build_student(cfg.model.name, kw, cfg.model.init_from, cfg.data)
         self.augment = cfg.augment or cfg.scheme == "pooled-aug"
         distill = cfg.scheme in ("symmetric", "asymmetric") and cfg.lam > 0
