@@ -17,7 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "deploy"))
 from helpers import green_onnx, pulse_frames
 
+import rppg_distill
 from rppg_distill.cli import main
+
+# subprocesses import the package this test imported (installed, or python/ with its built core)
+PACKAGE_PATH = str(Path(rppg_distill.__file__).resolve().parents[1])
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +98,7 @@ def test_train_and_export_without_torch_name_the_extra(argv, tmp_path):
             "from rppg_distill.cli import main\nsys.exit(main(sys.argv[1:]))")
     p = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True,
                        text=True, timeout=120,
-                       env={**os.environ, "PYTHONPATH": str(ROOT / "python")})
+                       env={**os.environ, "PYTHONPATH": PACKAGE_PATH})
     assert p.returncode == 2, p.stderr
     err = p.stderr.strip()
     assert "\n" not in err and 'pip install "rppg-distill[train]"' in err, err
@@ -145,7 +149,7 @@ def test_run_on_a_full_disk_leaves_valid_partial_results(assets, tmp_path):
     p = subprocess.run([sys.executable, "-c", code, "run", str(assets["video"]), "--model",
                         str(assets["model"]), "--out", str(out), "--quiet", "--prefetch", "0"],
                        capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "PYTHONPATH": str(ROOT / "python")})
+                       env={**os.environ, "PYTHONPATH": PACKAGE_PATH})
     assert p.returncode == 1, p.stderr
     assert "Traceback" not in p.stderr
     text = (out / "hr.csv").read_text()
@@ -170,7 +174,7 @@ def test_run_interrupted_writes_summary(assets, tmp_path):
     p = subprocess.Popen([sys.executable, "-m", "rppg_distill.cli", "run", str(video), "--model",
                           str(assets["model"]), "--out", str(out), "--quiet"],
                          stderr=subprocess.PIPE, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT / "python")})
+                         env={**os.environ, "PYTHONPATH": PACKAGE_PATH})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         hr = out / "hr.csv"

@@ -90,7 +90,11 @@ def test_run_default_method_never_imports_torch(video, tmp_path):
             "from rppg_distill.cli import main\n"
             f"rc = main(['run', {str(video)!r}, '--out', {str(tmp_path / 'o')!r}, '--quiet', '--plot'])\n"
             "print(json.dumps({'rc': rc, 'torch': 'torch' in sys.modules}))\n")
-    env = {"PYTHONPATH": str(ROOT / "python"), "MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"}
+    import rppg_distill
+
+    # the package this test imported (installed, or python/ of a checkout with its built core)
+    env = {"PYTHONPATH": str(Path(rppg_distill.__file__).resolve().parents[1]), "MPLBACKEND": "Agg",
+           "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          timeout=300, cwd=tmp_path, check=False)
     assert out.returncode == 0, out.stderr[-2000:]

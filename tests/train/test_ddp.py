@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
+import rppg_distill
 from rppg_distill.train.loop import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
-# the workers import tests.* from the checkout and rppg_distill from the environment or python/
-PYTHONPATH = os.pathsep.join([str(ROOT), str(ROOT / "python"), os.environ.get("PYTHONPATH", "")])
+# the workers import tests.* from the checkout and rppg_distill from where this test imported it
+# (installed, or python/ of a checkout with its built core)
+PYTHONPATH = os.pathsep.join([str(ROOT), str(Path(rppg_distill.__file__).resolve().parents[1]),
+                              os.environ.get("PYTHONPATH", "")])
 
 
 def test_torchrun_gloo_two_processes(tmp_path):
