@@ -87,6 +87,18 @@ def test_haar_finds_astronaut(haar):
     assert haar.config()["backend"] == "haar"
 
 
+def test_haar_min_side_keeps_the_face_it_follows(haar):
+    """The tracker's hint (skip faces under 0.6 of the followed face) leaves the detection of that
+    face unchanged; a hint above every face finds nothing."""
+    from rppg_distill.data.face.tracker import TRACKED_MIN_SIDE
+
+    img = skimage.data.astronaut()
+    full = haar.detect(img)[0]
+    hinted = haar.detect(img, min_side=TRACKED_MIN_SIDE * full.w)
+    assert hinted and np.allclose(hinted[0].box, full.box)
+    assert haar.detect(img, min_side=2 * full.w) == []
+
+
 def test_haar_no_face_on_flat_image(haar):
     grad = np.tile(np.linspace(0, 255, 256, dtype=np.uint8)[None, :, None], (256, 1, 3))
     assert haar.detect(grad) == []

@@ -47,6 +47,7 @@ class HaarFaceBackend:
     """
 
     name = "haar"
+    accepts_min_side = True  # detect(frame, min_side=...) skips the pyramid levels below a size
 
     def __init__(self, cascade: str = "haarcascade_frontalface_default.xml",
                  scale_factor: float = 1.1, min_neighbors: int = 5,
@@ -84,7 +85,10 @@ class HaarFaceBackend:
             return self.max_side / max(H, W)
         return 1.0
 
-    def detect(self, frame: np.ndarray) -> list[Detection]:
+    def detect(self, frame: np.ndarray, min_side: float | None = None) -> list[Detection]:
+        """Faces in ``frame`` (uint8 [H, W, 3] RGB), best first. ``min_side`` (frame pixels): skip
+        smaller faces; the tracker passes a fraction of the face it follows, which leaves out the
+        largest (slowest) pyramid levels without changing the detections at the face's scale."""
         import cv2
 
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
@@ -96,6 +100,8 @@ class HaarFaceBackend:
             grey = cv2.resize(grey, (max(1, round(W * scale)), max(1, round(H * scale))),
                               interpolation=cv2.INTER_AREA)
         m = max(1, int(self.min_size_frac * min(grey.shape)))
+        if min_side is not None:
+            m = min(max(m, int(min_side * scale)), min(grey.shape))
         rects, _, weights = self._clf.detectMultiScale3(
             grey, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
             minSize=(m, m), outputRejectLevels=True)

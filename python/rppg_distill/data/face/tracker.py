@@ -18,6 +18,7 @@ import numpy as np
 from rppg_distill.data.face.base import FaceBackend, NoFaceError, crop_resize, enlarge_box
 
 MAX_BACKOFF_FRAMES = 16  # longest wait between detector calls while no face is found
+TRACKED_MIN_SIDE = 0.6   # while a face is followed, faces under this share of its side are ignored
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,12 @@ class FaceTracker:
         self.n_misses = 0
 
     def _detect(self, frame: np.ndarray) -> bool:
-        dets = self.backend.detect(frame)
+        if self._box is not None and self._misses_in_row == 0 and \
+                getattr(self.backend, "accepts_min_side", False):
+            # following a face: smaller faces are not looked for (a miss retries the full search)
+            dets = self.backend.detect(frame, min_side=TRACKED_MIN_SIDE * float(self._box[2]))
+        else:
+            dets = self.backend.detect(frame)
         if not dets:
             self.n_misses += 1
             return False
