@@ -30,18 +30,12 @@ from rppg_distill.classical.methods import METHODS, run_method
 from rppg_distill.classical.traces import fill_dropped_frames
 from rppg_distill.signal._checks import check_band, check_fs
 from rppg_distill.signal.filters import bandpass, detrend, detrend_lambda
-from rppg_distill.signal.hr import AGGREGATES, aggregate_hr
+from rppg_distill.signal.hr import AGGREGATES, aggregate_hr, hr_fft
 from rppg_distill.signal.windows import window_bounds
 
 DEFAULT_METHOD = "chrom"
 _BANDED = ("chrom", "pbv", "ica")
 RECORDING_AGGREGATES = ("spectrum",) + AGGREGATES  # methods with their own band-pass: give them the pipeline's band
-
-
-def _core_peak_frequency():
-    from rppg_distill.spectral import peak_frequency
-
-    return peak_frequency
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,11 +107,8 @@ class ClassicalPipeline:
 
     def peak_hr(self, pulse, fs):
         """HR (bpm) = the spectral peak of ``pulse`` [T] (float) or [B, T] (array) in the band."""
-        x = np.ascontiguousarray(np.asarray(pulse, dtype=np.float64))
-        f = _core_peak_frequency()(x, check_fs(fs), self.band, step_hz=self.resolution_bpm / 60.0,
-                                   window="hann", demean=True)
-        bpm = 60.0 * np.asarray(f, dtype=np.float64)
-        return float(bpm) if x.ndim == 1 else bpm.reshape(x.shape[0])
+        return hr_fft(np.asarray(pulse, dtype=np.float64), fs, self.band, self.resolution_bpm,
+                      window="hann")
 
     def window_hr(self, rgb, fs) -> float:
         """HR (bpm) of one window of RGB means [T, 3]."""
