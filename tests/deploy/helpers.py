@@ -8,18 +8,24 @@ from pathlib import Path
 import numpy as np
 
 
-def pulse_frames(hr_bpm: float = 72.0, seconds: float = 12.0, fps: float = 30.0, size=(320, 240),
-                 amp: float = 0.02, seed: int = 0, jitter_s: float = 0.0):
-    """(frames uint8 [N, H, W, 3], timestamps [N]) of a face photo whose brightness pulses at
-    hr_bpm. ``jitter_s`` > 0 draws irregular frame times (variable fps)."""
+def face_image(size=(320, 240)) -> np.ndarray:
+    """uint8 [H, W, 3]: the astronaut's face, square, centred on a dark grey frame of ``size``."""
     import cv2
     from skimage import data
 
-    rng = np.random.default_rng(seed)
     face = cv2.resize(data.astronaut()[:300, 100:400], (size[1], size[1]))
     img = np.full((size[1], size[0], 3), 40, np.uint8)
     x0 = (size[0] - size[1]) // 2
     img[:, x0:x0 + size[1]] = face
+    return img
+
+
+def pulse_frames(hr_bpm: float = 72.0, seconds: float = 12.0, fps: float = 30.0, size=(320, 240),
+                 amp: float = 0.02, seed: int = 0, jitter_s: float = 0.0):
+    """(frames uint8 [N, H, W, 3], timestamps [N]) of a face photo whose brightness pulses at
+    hr_bpm. ``jitter_s`` > 0 draws irregular frame times (variable fps)."""
+    rng = np.random.default_rng(seed)
+    img = face_image(size)
     n = int(round(seconds * fps))
     t = np.arange(n) / fps
     if jitter_s:

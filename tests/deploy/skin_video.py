@@ -14,16 +14,12 @@ def skin_pulse_frames(hr_bpm: float = 72.0, seconds: float = 14.0, fps: float = 
     """(frames uint8 [N, H, W, 3], timestamps [N]) of the astronaut photo: skin-coloured pixels
     pulse at ``hr_bpm`` with ``PBV_SIGNATURE``; the whole frame also flickers in brightness
     (slow random drift, ``flicker`` relative) and gets sensor noise."""
-    import cv2
-    from skimage import data
+    from helpers import face_image
 
     from rppg_distill.classical import skin_mask_ycrcb
 
     rng = np.random.default_rng(seed)
-    face = cv2.resize(data.astronaut()[:300, 100:400], (size[1], size[1]))
-    img = np.full((size[1], size[0], 3), 40, np.uint8)
-    x0 = (size[0] - size[1]) // 2
-    img[:, x0:x0 + size[1]] = face
+    img = face_image(size)
     skin = skin_mask_ycrcb(img)[..., None].astype(np.float32)
     n = int(round(seconds * fps))
     t = np.arange(n) / fps
