@@ -1,52 +1,60 @@
-"""`rppg-distill demo`: the SDK's main job on the built-in synthetic data.
+"""`rppg-distill demo`: the SDK's main job on the built-in synthetic data, with a report.
 
-Stages (each timed; the times go to the console, ``stage_times.json`` and ``report.md``):
+Stages (each with a progress bar and its time on the console, in ``stage_times.json`` and the report):
 
 1. generate the seeded synthetic multi-view (MCD-rPPG layout) + radar (EquiPleth layout) set;
 2. preprocess it into the clip cache (face detection, 72x72 crops; trainers resize);
-3. train the cross-view schemes (default cam2-only, B' = asymmetric and B = symmetric) over the
-   configured seeds and evaluate per camera -> Table-1-style table (``table1.txt``);
-4. briefly train an RPM-Distill student (radar teacher pretraining + student with the policy);
-5. export the B' student (seed 0) to ONNX with its deployment contract
-   (``rppg_distill.deploy.export.export_onnx``) and an int8 copy (``deploy.precision``);
-6. run the exported student through the streaming runtime (``deploy.runtime.Monitor``) on a
-   generator-written test video of a held-out subject and report HR MAE against the generator's
-   truth over 10 s windows (fp32 and int8).
+3. train the cross-view schemes over the seeds and evaluate each per camera: by default cam2-only,
+   A+ (pooled views + augmentation) and B' (asymmetric PSD distillation); ``--full`` adds
+   side-only and B (symmetric). Table 1 with the chance level of the test HRs, the seed spread
+   and the paired Wilcoxon test of B' vs A+ on side-view PSD peak concentration;
+4. RPM-Distill: the radar-shift robustness sweep, gated vs ungated student;
+5. export the B' student (seed 0) to ONNX with its deployment contract and an int8 copy;
+6. run the exported student through the streaming runtime on a held-out generator video;
+7. ``report.md`` + ``report.png``: what a reader needs without the code.
 
-Demo settings (documented, not the papers'): ``configs/*-synthetic.yaml`` -- 24x24 input,
-T = 90-frame clips, EfficientPhys-C widths 8/16/32, 4 cross-view epochs (240 steps per seed),
-RPM-Distill student 5 epochs at T = 128, one torch thread (``--threads``; on a shared 2-core CPU one
-thread is 3-8x faster per step than two for these small models). The papers' settings stay in the
-non-synthetic configs. Measured: about 9 minutes on 2 shared cores (docs/RESULTS.md).
+Runs are independent (each seeds itself), so they go to ``--workers`` processes with one torch
+thread each (``train.run_pool``). Demo settings (documented, not the papers'): the
+``configs/*-synthetic.yaml`` files. The papers' settings stay in the non-synthetic configs.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 NAME = "demo"
-HELP = "end-to-end demo on the built-in synthetic data (train cam2-only vs B', RPM-Distill, report)"
+HELP = "end-to-end demo on the built-in synthetic data (Table 1, paired test, RPM shift sweep, report)"
 
-SCHEMES = ("cam2-only", "asymmetric", "symmetric")
+SCHEMES = ("cam2-only", "pooled-aug", "asymmetric")
+FULL_SCHEMES = ("cam2-only", "side-only", "pooled-aug", "symmetric", "asymmetric")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="rppg-distill-demo", help="report folder (default: ./rppg-distill-demo)")
+    parser.add_argument("--full", action="store_true",
+                        help="all five cross-view schemes and the full RPM shift sweep (0, 0.2, ..., 1; 3 seeds)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per cross-view scheme (default 3)")
-    parser.add_argument("--epochs", type=int, default=None, help="cross-view epochs (default: the config's)")
-    parser.add_argument("--schemes", default=",".join(SCHEMES),
-                        help="comma list of cross-view schemes (default cam2-only,asymmetric,symmetric)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="optimizer steps per cross-view run (default: the config's loop.max_steps)")
+    parser.add_argument("--schemes", default=None,
+                        help=f"comma list of cross-view schemes (default {','.join(SCHEMES)}; "
+                             f"--full: {','.join(FULL_SCHEMES)})")
     parser.add_argument("--subjects", type=int, default=None, help="synthetic subjects (default: the config's)")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per recording (default: the config's)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1: fastest for these small models on a shared 2-core CPU)")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                        help="training processes, one torch thread each (default: min(2, CPUs))")
     parser.add_argument("--rpm-epochs", type=int, default=None, help="RPM-Distill student epochs (default: config)")
+    parser.add_argument("--shift-probs", default=None,
+                        help="radar-shift probabilities of the RPM sweep (default 0,0.5,1; --full 0,0.2,...,1)")
+    parser.add_argument("--rpm-seeds", type=int, default=None, help="seeds per RPM sweep point (default 1; --full 3)")
     parser.add_argument("--no-crossmodal", action="store_true", help="skip RPM-Distill")
     parser.add_argument("--no-export", action="store_true", help="skip ONNX export and the runtime check")
     parser.add_argument("--no-int8", action="store_true", help="skip the int8 model")
@@ -86,20 +94,20 @@ def _config_dir() -> Path:
 
 
 def _crossview_check(summary: dict) -> dict:
-    """The must-show comparison: B' side MAE vs cam2-only, frontal within +0.5 bpm."""
+    """Each scheme against cam2-only: side and frontal MAE differences (mean over seeds)."""
     t = summary["table"]
     out: dict = {}
     if "cam2-only" in t:
         base = t["cam2-only"]
-        for name in ("asymmetric", "symmetric"):
-            if name in t:
-                r = t[name]
-                out[name] = {
-                    "side_mae_delta": r["side"][0] - base["side"][0],
-                    "frontal_mae_delta": r["frontal"][0] - base["frontal"][0] if "frontal" in r else None,
-                    "lowers_side": bool(r["side"][0] < base["side"][0]),
-                    "frontal_within_0.5": bool("frontal" in r and r["frontal"][0] <= base["frontal"][0] + 0.5),
-                }
+        for name, r in t.items():
+            if name == "cam2-only" or "side" not in r:
+                continue
+            out[name] = {
+                "side_mae_delta": r["side"][0] - base["side"][0],
+                "frontal_mae_delta": r["frontal"][0] - base["frontal"][0] if "frontal" in r else None,
+                "lowers_side": bool(r["side"][0] < base["side"][0]),
+                "frontal_within_0.5": bool("frontal" in r and r["frontal"][0] <= base["frontal"][0] + 0.5),
+            }
     return out
 
 
@@ -157,6 +165,7 @@ class _Demo:
     common: list[str]            # --set overrides every config of the demo gets
     base: Any                    # the cross-view config (CrossViewConfig)
     report: dict = field(default_factory=dict)
+    load_start: float = field(default_factory=lambda: os.getloadavg()[0])
 
     @property
     def data_root(self) -> Path:
@@ -166,17 +175,23 @@ class _Demo:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    torch.set_num_threads(max(1, args.threads))
+    torch.set_num_threads(1)
     demo = _setup(args)
     _generate(demo)
     cv_data, cm, cm_data = _preprocess(demo)
-    results, table = _train_crossview(demo, cv_data)
+    results = _train_crossview(demo)
     if cm is not None:
         _train_rpm_distill(demo, cm, cm_data)
     if not args.no_export:
         _export_and_run(demo, results)
-    _write_reports(demo, table)
+    _write_reports(demo)
     return 0
+
+
+def _schemes(args: argparse.Namespace) -> list[str]:
+    if args.schemes:
+        return [s.strip() for s in args.schemes.split(",") if s.strip()]
+    return list(FULL_SCHEMES if args.full else SCHEMES)
 
 
 def _setup(args: argparse.Namespace) -> _Demo:
@@ -185,17 +200,17 @@ def _setup(args: argparse.Namespace) -> _Demo:
 
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    common = [f"data.root={out / 'data'}", "loop.progress=false", f"loop.num_threads={max(1, args.threads)}"]
+    common = [f"data.root={out / 'data'}", "loop.progress=false", "loop.num_threads=1"]
     if args.subjects:
         common.append(f"data.n_subjects={args.subjects}")
     if args.seconds:
         common.append(f"data.seconds={args.seconds}")
     cv_over = common + [f"seeds={list(range(args.seeds))}"] + list(args.overrides)
-    if args.epochs is not None:
-        cv_over.append(f"loop.epochs={args.epochs}")
+    if args.steps is not None:
+        cv_over.append(f"loop.max_steps={args.steps}")
     base = load_config(_config_dir() / "crossview-asymmetric-synthetic.yaml", cv_over)
-    report = {"settings": {"seeds": args.seeds, "threads": args.threads,
-                           "crossview_config": dataclasses.asdict(base)}}
+    report = {"settings": {"seeds": args.seeds, "workers": args.workers, "full": bool(args.full),
+                           "schemes": _schemes(args), "crossview_config": dataclasses.asdict(base)}}
     return _Demo(args, out, _Stages(out), common, base, report)
 
 
@@ -229,32 +244,63 @@ def _preprocess(demo: _Demo):
     return data, cm, cm_data
 
 
-def _train_crossview(demo: _Demo, data) -> tuple[list[dict], str]:
-    """Stage 3: every cross-view scheme over the seeds; (per-run results, Table-1-style text)."""
+def _train_crossview(demo: _Demo) -> list[dict]:
+    """Stage 3: every cross-view scheme x seed (in ``--workers`` processes); Table 1, chance level,
+    the B' vs A+ Wilcoxon test."""
+    from rppg_distill.commands.demo_jobs import crossview_run
     from rppg_distill.train import crossview
     from rppg_distill.train.config import save_config
+    from rppg_distill.train.run_pool import run_jobs
 
-    results = []
-    for scheme in [s.strip() for s in demo.args.schemes.split(",") if s.strip()]:
+    schemes = _schemes(demo.args)
+    jobs, names = [], []
+    for scheme in schemes:
         run_dir = demo.out / "runs" / scheme
         c = dataclasses.replace(demo.base, scheme=scheme,
                                 loop=dataclasses.replace(demo.base.loop, out_dir=str(run_dir)))
         save_config(c, run_dir / "config.yaml")
-        results += crossview.run_crossview(c, data=data)
-        demo.stages.done(f"train+eval {scheme} ({len(c.seeds)} seeds)")
+        for seed in c.seeds:
+            jobs.append(functools.partial(crossview_run, c, seed, str(run_dir / f"seed{seed}")))
+            names.append(f"{scheme} seed {seed}")
+    print(f"[demo] cross-view: {len(jobs)} runs ({', '.join(schemes)} x {len(demo.base.seeds)} seeds) "
+          f"in {demo.args.workers} process(es)", flush=True)
+    results = run_jobs(jobs, workers=demo.args.workers, desc="cross-view runs", names=names)
     summary = crossview.summarize(results)
     summary["check"] = _crossview_check(summary)
+    summary["chance"] = chance_per_view(results)
+    summary["per_video_side_peak_concentration"] = {
+        name: crossview._per_video_side([r for r in results if r["scheme"] == name], "per_video_peak_concentration")
+        for name in ("asymmetric", "pooled-aug") if any(r["scheme"] == name for r in results)}
     table = crossview.format_table(summary)
     print(table)
-    for name, chk in summary["check"].items():
-        print(f"[demo] {name} vs cam2-only: side MAE {chk['side_mae_delta']:+.2f} bpm, frontal MAE "
-              f"{chk['frontal_mae_delta']:+.2f} bpm -> lowers side: {chk['lowers_side']}, frontal within "
-              f"+0.5: {chk['frontal_within_0.5']}")
-    (demo.out / "table1.txt").write_text(table + "\n")
+    print(format_chance(summary["chance"]))
+    (demo.out / "table1.txt").write_text(table + "\n" + format_chance(summary["chance"]) + "\n")
     (demo.out / "crossview_summary.json").write_text(json.dumps(summary, indent=1))
     (demo.out / "crossview_results.json").write_text(json.dumps(results, indent=1))
     demo.report["crossview"] = summary
-    return results, table
+    demo.stages.done(f"train+eval cross-view ({len(jobs)} runs)")
+    return results
+
+
+def chance_per_view(results: list[dict]) -> dict:
+    """Chance level of the test HRs per view and for the side views pooled
+    (``evaluate.chance.chance_level``: the better of a constant and a shuffled-HR predictor).
+    Every run evaluates the same test clips, so the first run of each view gives the HRs."""
+    from rppg_distill.evaluate.chance import chance_level
+
+    hr: dict[str, list[float]] = {}
+    for v, d in results[0]["views"].items():
+        hr[v] = list(d["hr_true"])
+    out = {v: chance_level(h) for v, h in hr.items()}
+    side = [x for v, h in hr.items() if v != "frontal" for x in h]
+    if side:
+        out["side"] = chance_level(side)
+    return out
+
+
+def format_chance(chance: dict) -> str:
+    cells = ", ".join(f"{v} {c['chance_mae']:.2f}" for v, c in chance.items())
+    return f"Chance level (HR MAE, bpm, of the better video-blind predictor): {cells}"
 
 
 def _train_rpm_distill(demo: _Demo, cm, cm_data) -> None:
@@ -330,30 +376,18 @@ def _runtime_stage(demo: _Demo, models: dict[str, Path]) -> None:
     demo.stages.done("runtime HR check")
 
 
-def _write_reports(demo: _Demo, table: str) -> None:
-    """report.json and report.md, with the stage times."""
+def _write_reports(demo: _Demo) -> None:
+    """report.json, report.md and report.png, with the stage times and the load average."""
+    from rppg_distill.commands.demo_report import write_report_md, write_report_png
+
     demo.stages.save()
     demo.report["stage_times"] = json.loads((demo.out / "stage_times.json").read_text())
+    demo.report["load"] = {"start": demo.load_start, "end": os.getloadavg()[0]}
     (demo.out / "report.json").write_text(json.dumps(demo.report, indent=1, default=str))
-    _write_report_md(demo.out, demo.report, table)
-    print(f"[demo] total {demo.report['stage_times']['total']:.1f} s; report in {demo.out}", flush=True)
-
-
-def _write_report_md(out: Path, report: dict, table: str) -> None:
-    lines = ["# rppg-distill demo report", "", "## Stage times (s)", ""]
-    for k, v in report["stage_times"].items():
-        lines.append(f"- {k}: {v:.1f}")
-    lines += ["", "## Cross-view (Table-1 style, HR MAE bpm, mean ± std over seeds)", "", "```", table, "```", ""]
-    for name, chk in report["crossview"].get("check", {}).items():
-        lines.append(f"- {name} vs cam2-only: side {chk['side_mae_delta']:+.2f} bpm, frontal "
-                     f"{chk['frontal_mae_delta']:+.2f} bpm")
-    if "rpm_distill" in report:
-        lines += ["", "## RPM-Distill (brief)", "", "```", json.dumps(report["rpm_distill"], indent=1), "```"]
-    if "export" in report:
-        lines += ["", "## Export", "", f"- {report['export']['path']} ({report['export']['exporter']})"]
-    if "runtime" in report:
-        lines += ["", "## Streaming runtime on a synthetic test video (10 s windows)", ""]
-        for tag, m in report["runtime"].items():
-            lines.append(f"- {tag}: HR MAE {m['mae_bpm']:.2f} bpm over {m['n_windows']} windows, "
-                         f"{m['fps']:.0f} frames/s")
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    write_report_md(demo.out, demo.report)
+    try:
+        write_report_png(demo.out, demo.report)
+    except Exception as err:  # the figure never costs the finished demo its report
+        print(f"[demo] warning: report.png not drawn: {type(err).__name__}: {err}", flush=True)
+    print(f"[demo] total {demo.report['stage_times']['total']:.1f} s; report in {demo.out / 'report.md'}",
+          flush=True)
