@@ -223,7 +223,7 @@ def _generate(demo: _Demo) -> None:
         fmts = ("mcd_rppg",) if demo.args.no_crossmodal else ("mcd_rppg", "equipleth")
         print(f"[demo] generating {d.n_subjects} subjects x {d.seconds:g} s into {demo.data_root}", flush=True)
         generate(demo.data_root, n_subjects=d.n_subjects, seed=d.split_seed, duration_s=d.seconds,
-                 formats=fmts, **d.synth_kwargs)
+                 formats=fmts, progress=True, **d.synth_kwargs)
     demo.stages.done("generate")
 
 
