@@ -72,7 +72,7 @@ def view_clips(cache, records, cfg: DataConfig) -> dict:
 
     views = {}
     for v in ("frontal", "side_left", "side_right"):
-        rs = [r for r in records if r.view == v]
+        rs = sorted((r for r in records if r.view == v), key=lambda r: r.key)  # the order `evaluate` uses
         if rs:
             views[v] = SingleViewClips(cache, rs, clip_len=cfg.clip_len, stride=cfg.clip_len,
                                        transform=cfg.transform, label_transform=cfg.label_transform or None,
