@@ -4,6 +4,8 @@ read at the clip's rate is the recording's."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -105,3 +107,7 @@ def test_crossview_trainer_refuses_a_batch_at_another_rate(cache, tmp_path):
     batch = next(iter(torch.utils.data.DataLoader(mixed, batch_size=len(mixed))))
     with pytest.raises(ValueError, match="clips at 25, 30 fps, the model trains at data.fs=30"):
         task.training_step(task.model, batch, 0)
+    single = crossview.CrossViewTask(dataclasses.replace(cfg, scheme="cam2-only"), torch.device("cpu"), mixed)
+    one_view = next(iter(torch.utils.data.DataLoader(single.train_dataset(), batch_size=len(mixed))))
+    with pytest.raises(ValueError, match="clips at 25, 30 fps"):
+        single.training_step(single.model, one_view, 0)

@@ -78,7 +78,10 @@ class _OneView(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         it = self.pairs[self.index[i]]
-        return {"video": it[f"{self.which}_video"], "bvp": it["bvp"]}
+        out = {"video": it[f"{self.which}_video"], "bvp": it["bvp"]}
+        if "fs" in it:
+            out["fs"] = it["fs"]
+        return out
 
 
 def build_data(cfg: CrossViewConfig):
