@@ -16,6 +16,7 @@ COMMANDS = {
     "synth": "synth",
     "preprocess": "preprocess",
     "evaluate-classical": "evaluate_classical",
+    "evaluate": "evaluate",
     "train": "train",
     "export": "export",
     "import-toolbox": "import_toolbox",

@@ -1,5 +1,5 @@
-"""`rppg-distill train CONFIG [--resume [--allow-config-change KEY ...]] [--set key=value ...]`:
-run a trainer from a YAML config."""
+"""`rppg-distill train CONFIG [--resume [--allow-config-change KEY ...]] [--set key=value ...]
+[--lambda-sweep [0.1,0.5,1,2]]`: run a trainer from a YAML config."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-config-change", dest="allow_changes", action="append", default=[],
                         metavar="KEY", help="with --resume: continue with a new value of this config "
                         "key (dotted, or a section); recorded in the run's config_changes.jsonl; repeatable")
+    parser.add_argument("--lambda-sweep", nargs="?", const="", default=None, metavar="[L1,L2,...]",
+                        help="cross-view (symmetric/asymmetric): train every seed at each PSD weight "
+                        "lambda (default: the config's lambda_sweep) and print the table per lambda")
     parser.add_argument("--shift-sweep", action="store_true",
                         help="crossmodal: run the radar-shift robustness experiment (p = 0 and 1)")
 
@@ -28,6 +31,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         cfg = load_config(args.config, args.overrides)
+        if args.lambda_sweep is not None:
+            if not (cfg.trainer == "crossview" and cfg.scheme in ("symmetric", "asymmetric")):
+                raise ConfigError(f"--lambda-sweep needs a cross-view config with scheme symmetric or "
+                                  f"asymmetric, got trainer {cfg.trainer}"
+                                  + (f", scheme {cfg.scheme}" if cfg.trainer == "crossview" else ""))
+            cfg = load_config(args.config, args.overrides + _lambda_sweep_overrides(args.lambda_sweep))
     except ConfigError as err:
         print(f"rppg-distill train: config error: {err}", file=sys.stderr)
         return 2
@@ -68,3 +77,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     save_config(cfg, effective)
     return 0
+
+
+def _lambda_sweep_overrides(value: str | None) -> list[str]:
+    """``--lambda-sweep [LIST]`` as config overrides (checked like any other key): turn the
+    sweep on, with the given weights ("0.1,0.5,1,2" or "[0.1, 0.5, 1, 2]") when there are some."""
+    if value is None:
+        return []
+    out = ["run_lambda_sweep=true"]
+    text = value.strip().strip("[]").strip()
+    if text:
+        out.append(f"lambda_sweep=[{text}]")
+    return out

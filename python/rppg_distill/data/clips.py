@@ -24,6 +24,13 @@ import torch
 from torch.utils.data import Dataset
 
 from rppg_distill.data.cache.store import CacheEntry, ClipCache
+from rppg_distill.data.clip_rate import (
+    grid_length,
+    needs_resampling,
+    ok_on_grid,
+    resample_frames,
+    resample_signal,
+)
 from rppg_distill.data.transforms import apply_label_transform, apply_video_transform, standardize_channels
 
 __all__ = ["MultiViewPairs", "SingleViewClips", "VideoRadarPairs", "default_label_transform"]
@@ -47,6 +54,8 @@ def _as_cache(cache) -> ClipCache:
 
 
 class _ClipsBase(Dataset):
+    fs: float | None = None     # the clips' rate; None: each recording's own (see _AtRate)
+
     def __init__(self, cache, records, clip_len: int, stride: int | None,
                  transform, label_transform, require_face: bool):
         if clip_len < 2:
@@ -102,7 +111,7 @@ class _ClipsBase(Dataset):
             if why is not None:
                 self.skipped.append((e.key, why))
                 continue
-            ws = self._windows(e.n_usable, [e.face_ok])
+            ws = self._windows(*self._grid(e))
             if not ws:
                 self.skipped.append((e.key, f"no full window ({e.n_usable} usable frames)"))
                 continue
@@ -110,6 +119,10 @@ class _ClipsBase(Dataset):
             self.index += [(len(kept) - 1, s) for s in ws]
         self.entries = kept
         self._check_nonempty(what)
+
+    def _grid(self, e: CacheEntry) -> tuple[int, list]:
+        """(samples, per-sample face flags) of ``e`` on the clips' time grid."""
+        return e.n_usable, [e.face_ok]
 
     def _check_nonempty(self, what: str) -> None:
         if not self.index:
@@ -141,7 +154,44 @@ class _ClipsBase(Dataset):
         return len(self.index)
 
 
-class SingleViewClips(_ClipsBase):
+class _AtRate(_ClipsBase):
+    """Clips at one rate ``fs``: recordings at another fps are resampled (``data.clip_rate``:
+    linear interpolation of frames and labels in time, before the transforms). Windows, strides
+    and ``start`` are counted on the ``fs`` grid. ``fs=None`` keeps every recording's own rate."""
+
+    def _set_rate(self, fs: float | None) -> None:
+        if fs is not None and not float(fs) > 0:
+            raise ValueError(f"fs must be > 0 (the model's frame rate), got {fs}")
+        self.fs = None if fs is None else float(fs)
+
+    def _rate(self, e: CacheEntry) -> float:
+        """The rate of ``e``'s clips: ``fs``, or the recording's fps when ``fs`` is None."""
+        return e.fps if self.fs is None else self.fs
+
+    def _grid(self, e: CacheEntry) -> tuple[int, list]:
+        return self._on_grid(e.n_usable, [e.face_ok], e.fps)
+
+    def _on_grid(self, n: int, oks: list, fps: float) -> tuple[int, list]:
+        if not needs_resampling(fps, self.fs):
+            return n, oks
+        return grid_length(n, fps, self.fs), [ok_on_grid(a, n, fps, self.fs) for a in oks]
+
+    def _video_at(self, e: CacheEntry, s: int, n: int) -> torch.Tensor:
+        """Clip ``s`` of ``e`` on the ``fs`` grid (``n``: usable frames of the recording)."""
+        if not needs_resampling(e.fps, self.fs):
+            return self._video(e, s)
+        x = resample_frames(e.frames, s, self.clip_len, e.fps, self.fs, n)
+        x = apply_video_transform(x, self.transform)
+        return torch.from_numpy(np.ascontiguousarray(x.transpose(3, 0, 1, 2)))
+
+    def _label_at(self, y: np.ndarray | None, s: int, fps: float, n: int) -> tuple[torch.Tensor, bool]:
+        if y is None or not needs_resampling(fps, self.fs):
+            return self._label(y, s)
+        seg = resample_signal(y, s, self.clip_len, fps, self.fs, n)
+        return torch.from_numpy(apply_label_transform(seg, self.label_transform)), True
+
+
+class SingleViewClips(_AtRate):
     """Clips from single recordings.
 
     Args:
@@ -152,15 +202,19 @@ class SingleViewClips(_ClipsBase):
         label_transform: default matches ``transform``.
         require_label: skip unlabelled recordings (else bvp is zeros and has_label False).
         views: keep only these views (None: all).
+        fs: the clips' rate (the model's frame rate); recordings at another fps are resampled
+            to it. None: each recording's own rate.
 
-    Item: {"video": float32 [C, T, H, W], "bvp": float32 [T], "has_label": bool, "fps": float,
-    "subject", "state", "view", "key": str, "start": int}.
+    Item: {"video": float32 [C, T, H, W], "bvp": float32 [T], "has_label": bool, "fps": float
+    (the recording's), "fs": float (the clip's samples: ``fs``, or the recording's fps),
+    "subject", "state", "view", "key": str, "start": int (on the ``fs`` grid)}.
     """
 
     def __init__(self, cache, records=None, clip_len: int = 180, stride: int | None = None,
                  transform="diff_normalized", label_transform: str | None = None, *,
                  require_face: bool = True, require_label: bool = True,
-                 views: Sequence[str] | None = None):
+                 views: Sequence[str] | None = None, fs: float | None = None):
+        self._set_rate(fs)
         super().__init__(cache, records, clip_len, stride, transform, label_transform,
                          require_face)
         if views is not None:
@@ -171,29 +225,33 @@ class SingleViewClips(_ClipsBase):
     def __getitem__(self, i: int) -> dict:
         ei, s = self.index[i]
         e = self.entries[ei]
-        bvp, has = self._label(self._bvp(e)[0], s)
-        return {"video": self._video(e, s), "bvp": bvp, "has_label": has, "fps": e.fps,
-                "subject": e.subject, "state": e.state, "view": e.view, "key": e.key,
-                "start": s}
+        n = e.n_usable
+        bvp, has = self._label_at(self._bvp(e)[0], s, e.fps, n)
+        return {"video": self._video_at(e, s, n), "bvp": bvp, "has_label": has, "fps": e.fps,
+                "fs": self._rate(e), "subject": e.subject, "state": e.state, "view": e.view,
+                "key": e.key, "start": s}
 
 
-class MultiViewPairs(_ClipsBase):
+class MultiViewPairs(_AtRate):
     """Teacher (frontal) / student (side) pairs of the same subject, state and time window.
 
     Recordings pair up by (dataset, subject, state). Both views must have the same fps
     (tolerance ``fps_tol`` Hz); frame i of one is frame i of the other. ``bvp`` is the
-    teacher's label (the student's if the teacher has none).
+    teacher's label (the student's if the teacher has none). ``fs``: the clips' rate, as in
+    :class:`SingleViewClips` (both views are resampled alike).
 
     Item: {"teacher_video", "student_video": float32 [C, T, H, W], "bvp": float32 [T],
-    "has_label", "fps", "subject", "state", "student_view", "teacher_key", "student_key",
-    "start"}.
+    "has_label", "fps" (the recordings'), "fs" (the clips'), "subject", "state",
+    "student_view", "teacher_key", "student_key", "start"}.
     """
 
     def __init__(self, cache, records=None, clip_len: int = 180, stride: int | None = None,
                  transform="diff_normalized", label_transform: str | None = None, *,
                  teacher_view: str = "frontal",
                  student_views: Sequence[str] = ("side_left", "side_right"),
-                 require_face: bool = True, require_label: bool = True, fps_tol: float = 0.01):
+                 require_face: bool = True, require_label: bool = True, fps_tol: float = 0.01,
+                 fs: float | None = None):
+        self._set_rate(fs)
         super().__init__(cache, records, clip_len, stride, transform, label_transform,
                          require_face)
         groups: dict[tuple, dict[str, CacheEntry]] = defaultdict(dict)
@@ -221,7 +279,7 @@ class MultiViewPairs(_ClipsBase):
                     self.skipped.append((st.key, "no bvp label"))
                     continue
                 n = min(t.n_usable, st.n_usable)
-                ws = self._windows(n, [t.face_ok, st.face_ok])
+                ws = self._windows(*self._on_grid(n, [t.face_ok, st.face_ok], t.fps))
                 if not ws:
                     self.skipped.append((st.key, f"no full window with a face in both views "
                                                  f"({n} frames)"))
@@ -233,12 +291,13 @@ class MultiViewPairs(_ClipsBase):
     def __getitem__(self, i: int) -> dict:
         pi, s = self.index[i]
         t, st = self.pairs[pi]
+        n = min(t.n_usable, st.n_usable)
         y = self._bvp(t)[0]
         if y is None:
             y = self._bvp(st)[0]
-        bvp, has = self._label(y, s)
-        return {"teacher_video": self._video(t, s), "student_video": self._video(st, s),
-                "bvp": bvp, "has_label": has, "fps": t.fps, "subject": t.subject,
+        bvp, has = self._label_at(y, s, t.fps, n)
+        return {"teacher_video": self._video_at(t, s, n), "student_video": self._video_at(st, s, n),
+                "bvp": bvp, "has_label": has, "fps": t.fps, "fs": self._rate(t), "subject": t.subject,
                 "state": t.state, "student_view": st.view, "teacher_key": t.key,
                 "student_key": st.key, "start": s}
 

@@ -133,3 +133,28 @@ def per_view_table(records, *, row: str = "method", col: str = "view", value: st
     labels = dict(VIEW_LABELS) if view_labels is None else dict(view_labels)
     return ResultTable(rows=row_order, cols=cols, cells=cells, value_name=value, digits=digits,
                        col_labels=labels)
+
+
+METRIC_COLUMNS = (("n_clips", "clips", "d"), ("mae", "MAE", ".2f"), ("rmse", "RMSE", ".2f"),
+                  ("mape", "MAPE %", ".2f"), ("pearson", "r", ".3f"), ("snr_db", "SNR dB", ".2f"),
+                  ("peak_concentration", "peak conc", ".3f"))
+
+
+def view_metrics_table(per_view: dict, *, columns=METRIC_COLUMNS) -> str:
+    """One model's metrics per view as text: clips, HR MAE/RMSE (bpm), MAPE (%), Pearson r, SNR
+    (dB) and PSD peak concentration, from ``{view: evaluate_clips result}`` (views in cam1, cam2,
+    cam3 order). A missing or non-finite value prints as "-"."""
+    views = [v for v in VIEW_ORDER if v in per_view] + [v for v in per_view if v not in VIEW_ORDER]
+
+    def cell(v, key, fmt):
+        x = per_view[v].get(key)
+        if x is None or (isinstance(x, float) and not math.isfinite(x)):
+            return "-"
+        return format(x, fmt)
+
+    table = [["view"] + [label for _, label, _ in columns]]
+    table += [[VIEW_LABELS.get(v, v)] + [cell(v, k, f) for k, _, f in columns] for v in views]
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    fmt = lambda r: "  ".join(  # noqa: E731
+        (c.ljust(w) if i == 0 else c.rjust(w)) for i, (c, w) in enumerate(zip(r, widths)))
+    return "\n".join([fmt(table[0]), "  ".join("-" * w for w in widths)] + [fmt(r) for r in table[1:]])

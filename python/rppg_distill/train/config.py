@@ -98,7 +98,9 @@ class DataConfig:
     transform: str = "diff_normalized"      # model input: diff_normalized | standardized | raw
     label_transform: str = ""               # label: "" = same as transform; "diff_normalized" labels
                                             # are integrated (cumsum + detrend) before HR
-    fs: float = 30.0
+    fs: float = 30.0                        # the model's frame rate; the cross-view clips of a
+                                            # recording at another fps are resampled to it
+                                            # (data/clip_rate.py)
     split: tuple[float, float, float] = (0.7, 0.1, 0.2)   # train/val/test by subject
     split_seed: int = 0
     face_backend: str = "haar"
@@ -129,6 +131,11 @@ class CrossViewConfig:
     lambda_sweep: list[float] = field(default_factory=lambda: [0.005, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0])
     run_lambda_sweep: bool = False
     augment: bool = False                      # flips/brightness jitter (pooled-aug turns it on)
+    # which weights are evaluated on the test views: the epoch with the lowest validation MAE
+    # (validation subjects are held out of training and evaluated at the end of every epoch) over
+    # the side views ("val_side_mae", mean of their MAEs) or over all views ("val_mean_mae"), or
+    # the last weights ("last": no validation pass)
+    model_selection: Literal["val_side_mae", "val_mean_mae", "last"] = "val_side_mae"
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)

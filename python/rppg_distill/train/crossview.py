@@ -15,8 +15,20 @@ state and time window is run as one batch ``cat([x_t, x_s])`` (one forward, so D
 The objective is :class:`rppg_distill.losses.CrossViewLoss` (its KL term is the fused core op
 ``rppg_distill.spectral.psd_kl``).
 
-After training, :func:`evaluate_views` runs ``evaluate.predict`` + ``evaluate.evaluate_clips`` per
-camera (HR by the ``crossview`` protocol, per-video errors, PSD peak concentration);
+Model selection: the validation subjects are held out of training; at the end of every epoch the
+model is evaluated on their frontal and side clips (:meth:`CrossViewTask.validate`) and the epoch
+with the lowest ``model_selection`` score (default: the mean of the side views' HR MAEs, the
+method's target; the paper only says that lambda was set on validation performance) is kept as
+``checkpoints/best.pt``. Those weights are evaluated on the test views; ``eval.json`` records the
+selection (epoch, step, score).
+
+All clips carry their rate (``fs``); the data layer resamples every recording to ``data.fs`` (the
+model's rate), and a training batch at another rate is refused.
+
+After training, :func:`evaluate_views` runs ``evaluate.views.evaluate_views`` (``predict`` +
+``evaluate_clips`` per camera, each clip at its own rate; the same path as
+``rppg-distill evaluate``: HR by the ``crossview`` protocol, per-video errors, PSD peak
+concentration, SNR);
 :func:`run_crossview` runs the configured seeds; :func:`summarize` builds the Table-1-style
 ``evaluate.per_view_table`` and the paper's Wilcoxon test (``evaluate.wilcoxon_paired``) of B' vs
 A+ on side-view per-video peak concentration (and MAE).
@@ -32,13 +44,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from rppg_distill.evaluate import evaluate_clips, get_protocol, per_view_table, wilcoxon_paired
-from rppg_distill.evaluate.inference import predict, resize_video
+from rppg_distill.evaluate import get_protocol, per_view_table, wilcoxon_paired
+from rppg_distill.evaluate.inference import resize_video
+from rppg_distill.evaluate.views import evaluate_views as _evaluate_views
+from rppg_distill.evaluate.views import selection_scores
 from rppg_distill.losses import CrossViewLoss, mse
 
 from .config import CrossViewConfig
 from .distributed import write_json_on_main
-from .loop import FitResult, Task, build_optimizer, fit
+from .loop import FitResult, Task, build_optimizer, fit, load_checkpoint
 
 VIEWS = ("frontal", "side_left", "side_right")
 SINGLE_VIEW = {"cam2-only": "teacher", "side-only": "student"}
@@ -64,24 +78,43 @@ class _OneView(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         it = self.pairs[self.index[i]]
-        return {"video": it[f"{self.which}_video"], "bvp": it["bvp"]}
+        out = {"video": it[f"{self.which}_video"], "bvp": it["bvp"]}
+        if "fs" in it:
+            out["fs"] = it["fs"]
+        return out
 
 
-def build_data(cfg: CrossViewConfig) -> tuple[Any, dict[str, Any]]:
-    """(train pairs, {view: test clips}) from the data layer (cache + MultiViewPairs)."""
+def build_data(cfg: CrossViewConfig):
+    """``CrossViewData(train pairs, {view: validation clips}, {view: test clips})`` from the data
+    layer (cache + MultiViewPairs + SingleViewClips)."""
     from .data import crossview_datasets
 
     return crossview_datasets(cfg.data)
 
 
+def unpack_data(data) -> tuple[Any, dict, dict]:
+    """(train, val, test) from ``build_data``'s triple or a ``(train, test)`` pair (no validation
+    clips: the last weights are evaluated)."""
+    if len(data) == 2:
+        return data[0], {}, data[1]
+    train, val, test = data
+    return train, val or {}, test
+
+
+SELECTION_SCORE = {"val_side_mae": "side_mae", "val_mean_mae": "mean_mae"}
+
+
 # ----------------------------------------------------------------------------- task
 class CrossViewTask(Task):
-    def __init__(self, cfg: CrossViewConfig, device: torch.device, train_pairs):
+    def __init__(self, cfg: CrossViewConfig, device: torch.device, train_pairs, val_sets: dict | None = None):
         from rppg_distill.models import input_size_kwargs
 
         from .init_from import build_student
 
         self.cfg, self.device, self.pairs = cfg, device, train_pairs
+        self.val_sets = {v: d for v, d in (val_sets or {}).items() if d is not None and len(d)}
+        self.monitor = SELECTION_SCORE.get(cfg.model_selection, "side_mae")
+        self.monitor_mode = "min"
         kw = {**input_size_kwargs(cfg.model.name, cfg.data.img_size), **cfg.model.kwargs}
         self.model = build_student(cfg.model.name, kw, cfg.model.init_from, cfg.data)
         self.augment = cfg.augment or cfg.scheme == "pooled-aug"
@@ -97,6 +130,23 @@ class CrossViewTask(Task):
     def configure_optimizers(self, total_steps):
         return build_optimizer(self.model.parameters(), self.cfg.optim, total_steps)
 
+    def validate(self, model, epoch):
+        """HR MAE per validation view and the selection scores (``side_mae``, ``mean_mae``)."""
+        if self.cfg.model_selection == "last" or not self.val_sets:
+            return {}
+        return selection_scores(evaluate_views(model, self.val_sets, self.cfg, self.device))
+
+    def _check_rate(self, batch) -> None:
+        """One rate per batch, the model's: the clips' ``fs`` must be ``data.fs``."""
+        fs = batch.get("fs") if isinstance(batch, dict) else None
+        if fs is None:
+            return
+        rates = sorted({float(r) for r in torch.as_tensor(fs).reshape(-1).tolist()})
+        if any(abs(r - self.cfg.data.fs) > 1e-6 for r in rates):
+            raise ValueError(f"a training batch holds clips at {', '.join(f'{r:g}' for r in rates)} fps, "
+                             f"the model trains at data.fs={self.cfg.data.fs:g}; build the clips with "
+                             f"fs=data.fs (train.data.crossview_datasets resamples every recording)")
+
     def _prep(self, x):
         x = x.to(self.device, non_blocking=True).float()
         return resize_video(x, self.cfg.data.img_size)
@@ -111,6 +161,7 @@ class CrossViewTask(Task):
 
     def training_step(self, model, batch, step):
         cfg = self.cfg
+        self._check_rate(batch)
         y = batch["bvp"].to(self.device).float()
         if cfg.scheme in SINGLE_VIEW:
             x = self._prep(batch["video"])
@@ -144,39 +195,59 @@ def hr_protocol(cfg: CrossViewConfig):
 
 def evaluate_views(model, test_sets: dict, cfg: CrossViewConfig, device=None) -> dict:
     """Per view: ``evaluate_clips`` of ``predict``'s output (HR metrics over clips, per-clip HR,
-    per-video MAE and peak concentration) under :func:`hr_protocol`."""
-    out = {}
-    for view, ds in test_sets.items():
-        if ds is None or len(ds) == 0:
-            continue
-        p = predict(model, ds, img_size=cfg.data.img_size, device=device)
-        res = evaluate_clips(p.pred, p.label, cfg.data.fs, hr_protocol(cfg), label_transform=label_space(cfg),
-                             keys=p.keys)
-        res["n_clips"] = res["n"]
-        out[view] = res
-    return out
+    per-video MAE and peak concentration, SNR) under :func:`hr_protocol`, each clip at its own
+    rate (``data.fs`` for clips that do not say): ``evaluate.views.evaluate_views``."""
+    return _evaluate_views(model, test_sets, hr_protocol(cfg), label_transform=label_space(cfg),
+                           fs=cfg.data.fs, img_size=cfg.data.img_size, device=device)
+
+
+def select_weights(model, res: FitResult, cfg: CrossViewConfig, n_val_views: int) -> dict:
+    """Load the selected weights (``best.pt``) into ``model``; returns the selection record:
+    ``rule``, ``used`` ("best" or "last"), and for "best" the ``metric``, ``value``, ``epoch``,
+    ``step`` and ``checkpoint``; for "last" the ``reason``."""
+    rule = cfg.model_selection
+    if rule == "last":
+        return {"rule": rule, "used": "last", "reason": "model_selection: last"}
+    if not n_val_views:
+        return {"rule": rule, "used": "last", "reason": "no validation clips"}
+    if res.best_checkpoint is None:
+        return {"rule": rule, "used": "last",
+                "reason": "no validation score (no epoch finished, or no side views to score)"}
+    ckpt = load_checkpoint(res.best_checkpoint, map_location=res.device)
+    model.load_state_dict(ckpt["modules"]["model"])
+    best = ckpt.get("best") or {}
+    return {"rule": rule, "used": "best", "metric": best.get("metric"), "value": best.get("value"),
+            "epoch": best.get("epoch"), "step": best.get("step"), "checkpoint": str(res.best_checkpoint)}
 
 
 # ----------------------------------------------------------------------------- runs
 def train_one(cfg: CrossViewConfig, seed: int, train_pairs, test_sets: dict, out_dir: Path, *,
-              resume: bool = False, log: Callable[[str], None] = print) -> dict:
-    """Train one seed and evaluate it per view; returns {"fit": ..., "views": ...}."""
+              val_sets: dict | None = None, resume: bool = False,
+              log: Callable[[str], None] = print) -> dict:
+    """Train one seed, pick its weights on the validation views (``model_selection``) and
+    evaluate them per test view; returns the ``eval.json`` record (``checkpoint``: the weights
+    evaluated; ``last_checkpoint``: where ``--resume`` continues; ``selection``)."""
     loop = dataclasses.replace(cfg.loop, seed=seed, out_dir=str(out_dir))
     run_cfg = dataclasses.replace(cfg, loop=loop)
-    res: FitResult = fit(lambda device: CrossViewTask(run_cfg, device, train_pairs), run_cfg,
+    res: FitResult = fit(lambda device: CrossViewTask(run_cfg, device, train_pairs, val_sets), run_cfg,
                          resume=resume, log=log)
+    selection = select_weights(res.task.model, res, run_cfg, len(res.task.val_sets))
     views = evaluate_views(res.task.model, test_sets, run_cfg, res.device)
+    last = str(res.checkpoint) if res.checkpoint else None
     result = {"scheme": cfg.scheme, "seed": seed, "lam": cfg.lam, "steps": res.step,
               "seconds": res.seconds, "train_metrics": res.metrics, "views": views,
-              "checkpoint": str(res.checkpoint) if res.checkpoint else None}
+              "selection": selection,
+              "checkpoint": selection.get("checkpoint", last), "last_checkpoint": last}
     write_json_on_main(Path(out_dir) / "eval.json", result)
     return result
 
 
 def run_crossview(cfg: CrossViewConfig, *, data=None, resume: bool = False,
                   log: Callable[[str], None] = print) -> list[dict]:
-    """Run every seed of ``cfg`` (and the λ sweep when ``run_lambda_sweep``); returns per-run results."""
-    train_pairs, test_sets = data if data is not None else build_data(cfg)
+    """Run every seed of ``cfg`` (and the λ sweep when ``run_lambda_sweep``); returns per-run results.
+
+    ``data``: ``build_data``'s (train, val, test), or (train, test) without validation clips."""
+    train_pairs, val_sets, test_sets = unpack_data(data if data is not None else build_data(cfg))
     root = Path(cfg.loop.out_dir)
     results = []
     lams = cfg.lambda_sweep if (cfg.run_lambda_sweep and cfg.scheme in ("symmetric", "asymmetric")) else [cfg.lam]
@@ -185,7 +256,8 @@ def run_crossview(cfg: CrossViewConfig, *, data=None, resume: bool = False,
         for seed in cfg.seeds:
             sub = root / (f"lam{lam:g}" if len(lams) > 1 else "") / f"seed{seed}"
             log(f"[crossview] scheme={cfg.scheme} lam={lam:g} seed={seed} -> {sub}")
-            results.append(train_one(c, seed, train_pairs, test_sets, sub, resume=resume, log=log))
+            results.append(train_one(c, seed, train_pairs, test_sets, sub, val_sets=val_sets,
+                                     resume=resume, log=log))
     write_json_on_main(root / "results.json", results)
     return results
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from rppg_distill.data.splits import split_records
 
@@ -55,26 +56,46 @@ def label_transform(cfg: DataConfig) -> str:
     return cfg.label_transform or cfg.transform
 
 
-def crossview_datasets(cfg: DataConfig, log=print):
-    """(train MultiViewPairs, {view: SingleViewClips of the test subjects})."""
-    from rppg_distill.data.clips import MultiViewPairs, SingleViewClips
+class CrossViewData(NamedTuple):
+    """The cross-view trainer's data: training pairs, and per-view clips of the validation and
+    test subjects (``{view: SingleViewClips}``; ``val`` is empty when the split gives it no
+    subject)."""
+
+    train: Any
+    val: dict
+    test: dict
+
+
+def view_clips(cache, records, cfg: DataConfig) -> dict:
+    """``{view: SingleViewClips}`` of ``records`` (non-overlapping clips at the model's rate)."""
+    from rppg_distill.data.clips import SingleViewClips
+
+    views = {}
+    for v in ("frontal", "side_left", "side_right"):
+        rs = sorted((r for r in records if r.view == v), key=lambda r: r.key)  # the order `evaluate` uses
+        if rs:
+            views[v] = SingleViewClips(cache, rs, clip_len=cfg.clip_len, stride=cfg.clip_len,
+                                       transform=cfg.transform, label_transform=cfg.label_transform or None,
+                                       fs=cfg.fs)
+    return views
+
+
+def crossview_datasets(cfg: DataConfig, log=print) -> CrossViewData:
+    """(train MultiViewPairs, {view: validation clips}, {view: test clips}), split by subject.
+
+    Every clip is at ``cfg.fs`` (the model's rate): recordings at another fps are resampled
+    (``data.clip_rate``), so one batch has one rate. The validation subjects are held out of
+    training: the trainer picks its checkpoint on them (``CrossViewConfig.model_selection``)."""
+    from rppg_distill.data.clips import MultiViewPairs
 
     recs = _records(cfg, "mcd_rppg", log)
     cache = _cache(cfg, recs, log)
     train, val, test = split_by_subject(recs, cfg)
-    train = train + val   # the cross-view trainer has no model selection
-    lt = cfg.label_transform or None
     pairs = MultiViewPairs(cache, train, clip_len=cfg.clip_len, stride=cfg.stride, transform=cfg.transform,
-                           label_transform=lt)
+                           label_transform=cfg.label_transform or None, fs=cfg.fs)
     if getattr(pairs, "skipped", None):
         log(f"[data] skipped: {pairs.skipped}")
-    views = {}
-    for v in ("frontal", "side_left", "side_right"):
-        rs = [r for r in test if r.view == v]
-        if rs:
-            views[v] = SingleViewClips(cache, rs, clip_len=cfg.clip_len, stride=cfg.clip_len,
-                                       transform=cfg.transform, label_transform=lt)
-    return pairs, views
+    return CrossViewData(pairs, view_clips(cache, val, cfg), view_clips(cache, test, cfg))
 
 
 def crossmodal_datasets(cfg: DataConfig, log=print):
