@@ -232,14 +232,14 @@ def _preprocess(demo: _Demo):
     from rppg_distill.train.config import load_config
     from rppg_distill.train.data import crossmodal_datasets, crossview_datasets
 
-    data = crossview_datasets(demo.base.data)
+    data = crossview_datasets(demo.base.data, workers=demo.args.workers, progress=True)
     cm = cm_data = None
     if not demo.args.no_crossmodal:
         rpm_over = demo.common + list(demo.args.rpm_overrides) + [f"loop.out_dir={demo.out / 'runs' / 'rpm-distill'}"]
         if demo.args.rpm_epochs is not None:
             rpm_over.append(f"loop.epochs={demo.args.rpm_epochs}")
         cm = load_config(_config_dir() / "crossmodal-rpm-distill-synthetic.yaml", rpm_over)
-        cm_data = crossmodal_datasets(cm.data)
+        cm_data = crossmodal_datasets(cm.data, workers=demo.args.workers, progress=True)
     demo.stages.done("preprocess")
     return data, cm, cm_data
 

@@ -22,9 +22,11 @@ def _memo(kind: str, data_cfg, build):
 
 
 def crossview_run(cfg, seed: int, out_dir: str) -> dict:
-    """One cross-view scheme and seed: ``crossview.train_one`` on the demo's cached clips."""
+    """One cross-view scheme and seed: ``crossview.train_one`` on the demo's cached clips (weights
+    picked on the validation views, evaluated on the test views)."""
     from rppg_distill.train import crossview
     from rppg_distill.train.data import crossview_datasets
 
-    train_pairs, test_sets = _memo("crossview", cfg.data, crossview_datasets)
-    return crossview.train_one(cfg, seed, train_pairs, test_sets, Path(out_dir), log=lambda s: None)
+    data = _memo("crossview", cfg.data, crossview_datasets)
+    return crossview.train_one(cfg, seed, data.train, data.test, Path(out_dir), val_sets=data.val,
+                               log=lambda s: None)

@@ -29,13 +29,15 @@ def _records(cfg: DataConfig, reader: str, log=print):
     return read_dataset(cfg.source, root, **cfg.reader_kwargs)
 
 
-def _cache(cfg: DataConfig, records, log=print):
+def _cache(cfg: DataConfig, records, log=print, *, workers: int = 0, progress: bool = False):
+    """The clip cache of ``records`` (preprocessed where missing: ``workers`` processes, a
+    progress bar with ``progress``; neither changes the output)."""
     from rppg_distill.data.cache import ClipCache, preprocess
     from rppg_distill.data.cache.preprocess import PreprocessSettings
 
     cache_dir = Path(cfg.cache_dir or Path(cfg.root) / "cache")
     settings = PreprocessSettings.from_dict({"backend": cfg.face_backend})  # 72x72 crops; trainers resize
-    settings.progress = False
+    settings.progress, settings.workers = progress, workers
     report = preprocess(records, cache_dir, settings)
     flagged = getattr(report, "flagged", None)
     if flagged:
@@ -80,16 +82,17 @@ def view_clips(cache, records, cfg: DataConfig) -> dict:
     return views
 
 
-def crossview_datasets(cfg: DataConfig, log=print) -> CrossViewData:
+def crossview_datasets(cfg: DataConfig, log=print, *, workers: int = 0, progress: bool = False) -> CrossViewData:
     """(train MultiViewPairs, {view: validation clips}, {view: test clips}), split by subject.
 
     Every clip is at ``cfg.fs`` (the model's rate): recordings at another fps are resampled
     (``data.clip_rate``), so one batch has one rate. The validation subjects are held out of
-    training: the trainer picks its checkpoint on them (``CrossViewConfig.model_selection``)."""
+    training: the trainer picks its checkpoint on them (``CrossViewConfig.model_selection``).
+    ``workers``, ``progress``: of the preprocessing, where the cache lacks recordings."""
     from rppg_distill.data.clips import MultiViewPairs
 
     recs = _records(cfg, "mcd_rppg", log)
-    cache = _cache(cfg, recs, log)
+    cache = _cache(cfg, recs, log, workers=workers, progress=progress)
     train, val, test = split_by_subject(recs, cfg)
     pairs = MultiViewPairs(cache, train, clip_len=cfg.clip_len, stride=cfg.stride, transform=cfg.transform,
                            label_transform=cfg.label_transform or None, fs=cfg.fs)
@@ -98,12 +101,13 @@ def crossview_datasets(cfg: DataConfig, log=print) -> CrossViewData:
     return CrossViewData(pairs, view_clips(cache, val, cfg), view_clips(cache, test, cfg))
 
 
-def crossmodal_datasets(cfg: DataConfig, log=print):
-    """(train, val, test) VideoRadarPairs split by subject (70/10/20 by default)."""
+def crossmodal_datasets(cfg: DataConfig, log=print, *, workers: int = 0, progress: bool = False):
+    """(train, val, test) VideoRadarPairs split by subject (70/10/20 by default); ``workers``,
+    ``progress``: of the preprocessing, where the cache lacks recordings."""
     from rppg_distill.data.clips import VideoRadarPairs
 
     recs = _records(cfg, "equipleth", log)
-    cache = _cache(cfg, recs, log)
+    cache = _cache(cfg, recs, log, workers=workers, progress=progress)
     train, val, test = split_by_subject(recs, cfg)
     mk = lambda rs, stride: VideoRadarPairs(cache, rs, clip_len=cfg.clip_len, stride=stride,  # noqa: E731
                                             transform=cfg.transform, label_transform=cfg.label_transform or None)
