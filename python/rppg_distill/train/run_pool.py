@@ -70,7 +70,8 @@ def _bar(total: int, desc: str, progress: bool):
         from tqdm import tqdm
     except ImportError:  # pragma: no cover
         return None
-    return tqdm(total=total, desc=desc, unit="run", dynamic_ncols=True, disable=None)
+    bar = tqdm(total=total, desc=desc, unit="run", dynamic_ncols=True, disable=None)
+    return None if bar.disable else bar       # not a terminal: a log line per finished run instead
 
 
 def _tick(bar, log: Callable[[str], None], name: str) -> None:
