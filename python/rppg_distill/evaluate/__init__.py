@@ -6,6 +6,7 @@ numpy/scipy only; matplotlib is imported by the plot functions alone, torch by
 
 from __future__ import annotations
 
+from rppg_distill.evaluate.chance import chance_level
 from rppg_distill.evaluate.classical_eval import Clip, classical_table, evaluate_classical
 from rppg_distill.evaluate.metrics import hr_metrics, mae, mape, pearson, rmse, std_error
 from rppg_distill.evaluate.pipeline import evaluate_clips, evaluate_signal, summarize
@@ -50,6 +51,7 @@ __all__ = [
     "ResultTable",
     "WilcoxonResult",
     "bland_altman",
+    "chance_level",
     "classical_table",
     "evaluate_classical",
     "evaluate_clips",
