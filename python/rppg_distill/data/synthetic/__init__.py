@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from rppg_distill.data.atomic import atomic_write_text
-from rppg_distill.data.synthetic import formats
-from rppg_distill.data.synthetic.face import VIEW_SPECS, build_view
+from rppg_distill.data.synthetic import formats, skin_tones
+from rppg_distill.data.synthetic.face import VIEW_SPECS, build_view, photo_skin_rgb
 from rppg_distill.data.synthetic.nuisance import NoiseBank, head_motion, illumination
 from rppg_distill.data.synthetic.pulse import Physiology, Signals, draw_physiology, make_signals
 from rppg_distill.data.synthetic.radar import draw_radar_params, fmcw_iq, pack_dca1000, to_packets
@@ -69,10 +69,11 @@ class SynthConfig:
     quality: int = 95
     radar: bool = True
     radar_lag_s: float = 0.0
-    green_amplitude: tuple = (0.003, 0.007)   # frontal green pulsatile amplitude range (fraction)
-    noise_std: tuple = (1.5, 2.5)              # sensor noise std (grey levels): frontal, side
-    specular_peak: tuple = (8.0, 24.0)         # peak specular grey levels: frontal, side
-    specular_motion: tuple = (0.3, 1.0)        # specular change per unit yaw motion: frontal, side
+    green_amplitude: tuple = (0.004, 0.008)   # frontal green pulsatile amplitude range (fraction)
+    noise_std: tuple = (1.5, 1.8)              # sensor noise std (grey levels): frontal, side
+    specular_peak: tuple = (8.0, 12.0)         # peak specular grey levels: frontal, side
+    specular_motion: tuple = (0.3, 0.3)        # specular change per unit yaw motion: frontal, side
+    head_yaw_deg: float = 15.0                 # per-recording head yaw drawn from +-this (all cameras)
     camera_views: dict = field(default_factory=lambda: dict(formats.MCD_DEFAULT_CAMERA_VIEWS))
     ppg_offset: int = 25                       # EquiPleth leading PPG samples
     first_subject: int = 1
@@ -123,12 +124,13 @@ def simulate(subject: int, state: str, cfg: SynthConfig, views: tuple | None = N
     views = cfg.views if views is None else tuple(views)
     s_idx = STATES.index(state) if state in STATES else 7
     subj_rng = _rng(cfg.seed, subject, 0)                 # subject-level traits (same in every state)
-    tone_t = subj_rng.uniform(0.0, 0.7)
-    tone = (1 - tone_t) * np.array([1.03, 1.0, 1.0]) + tone_t * np.array([0.62, 0.52, 0.47])
-    amp = subj_rng.uniform(*cfg.green_amplitude) * (1.0 - 0.3 * tone_t / 0.7)
+    fitz = skin_tones.assign_type(cfg.seed, subject - cfg.first_subject)
+    tone = skin_tones.skin_gain(fitz, photo_skin_rgb())
+    amp = subj_rng.uniform(*cfg.green_amplitude) * skin_tones.get(fitz).pulse_scale
     state_rng = _rng(cfg.seed, subject, 1, s_idx)
     phys = draw_physiology(state_rng, state)
     sig = make_signals(phys, cfg.duration_s, state_rng)
+    head_yaw = float(state_rng.uniform(-cfg.head_yaw_deg, cfg.head_yaw_deg))   # shared by every camera
     n = int(round(cfg.duration_s * cfg.fps))
     t = np.arange(n) / cfg.fps
     bvp = sig.at(t).astype(np.float32)
@@ -139,8 +141,9 @@ def simulate(subject: int, state: str, cfg: SynthConfig, views: tuple | None = N
         v_idx = VIEWS.index(view)
         vrng = _rng(cfg.seed, subject, 2, s_idx, v_idx)
         side = view != "frontal"
-        tpl = build_view(view, cfg.size, _rng(cfg.seed, subject, 3, v_idx), tone, PBV_RGB * amp)
-        mot = head_motion(vrng, n, cfg.fps, gain=VIEW_SPECS[view].motion_gain, size=cfg.size, bumps=side)
+        tpl = build_view(view, cfg.size, _rng(cfg.seed, subject, 3, v_idx), tone, PBV_RGB * amp,
+                         head_yaw_deg=head_yaw)
+        mot = head_motion(vrng, n, cfg.fps, gain=VIEW_SPECS[view].motion_gain, size=cfg.size)
         ill = illumination(vrng, n, cfg.fps)
         noise = NoiseBank(vrng, (cfg.size, cfg.size, 3), cfg.noise_std[int(side)])
         frames[view] = render_view(tpl, bvp, mot, ill, noise, cfg.specular_peak[int(side)],
@@ -154,7 +157,7 @@ def simulate(subject: int, state: str, cfg: SynthConfig, views: tuple | None = N
     return SubjectSim(subject=subject, state=state, fps=cfg.fps, physiology=phys, signals=sig, bvp=bvp,
                       hr_frames=hr_frames, ppg_100hz=ppg100, frames=frames, face_boxes=boxes,
                       radar_iq=radar_iq, radar_lag_s=cfg.radar_lag_s,
-                      meta={"skin_tone": float(tone_t), "green_amplitude": float(amp)})
+                      meta={"fitzpatrick": fitz, "green_amplitude": float(amp), "head_yaw_deg": head_yaw})
 
 
 def _job(args) -> dict:
