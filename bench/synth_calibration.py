@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, loadavg, metadata, write_json  # noqa: E402
+from _common import ROOT, loadavg, metadata, write_json
 
 SIDES = ("side_left", "side_right")
 
@@ -141,7 +141,7 @@ def build_table(res: dict) -> tuple[dict, str]:
         ratios = [r["side_avg"] / max(r["frontal"], 1e-9) for r in c["per_seed"]]
         s["cam2_only"] = {"frontal": f, "side_left": sl, "side_right": sr, "side_avg": sa,
                           "ratio": sa[0] / max(f[0], 1e-9), "ratio_per_seed": ratios,
-                          "chance": {v: d for v, d in ch.items()}, "seeds": len(c["per_seed"]),
+                          "chance": dict(ch), "seeds": len(c["per_seed"]),
                           "generator_seed": res["train_gen_seed"]}
         cf = ch["frontal"]
         lines += ["", f"## cam2-only (EfficientPhys-C trained on the frontal view; generator seed "

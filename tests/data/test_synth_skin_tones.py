@@ -1,5 +1,7 @@
 """Fitzpatrick skin types of the synthetic generator: colour, pulsatile amplitude, assignment."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -14,9 +16,9 @@ def test_types_darker_and_weaker_monotonically():
     ita = [t.ita_deg for t in types]
     lum = [float(t.rgb @ np.array([0.2126, 0.7152, 0.0722])) for t in types]
     amp = [t.pulse_scale for t in types]
-    assert all(a > b for a, b in zip(ita, ita[1:]))
-    assert all(a > b for a, b in zip(lum, lum[1:]))
-    assert all(a > b for a, b in zip(amp, amp[1:])) and amp[0] == 1.0
+    assert all(a > b for a, b in pairwise(ita))
+    assert all(a > b for a, b in pairwise(lum))
+    assert all(a > b for a, b in pairwise(amp)) and amp[0] == 1.0
     # each colour sits in its type's ITA class (Chardon 1991 / Del Bino 2013 boundaries)
     bounds = [(55, 90), (41, 55), (28, 41), (10, 28), (-30, 10), (-90, -30)]
     for (lo, hi), a in zip(bounds, ita):
@@ -59,7 +61,7 @@ def test_simulated_subjects_follow_their_type():
         sims[sim.meta["fitzpatrick"]] = sim
     assert sorted(sims) == sorted(skin_tones.TYPES)
     lum = [_skin_mean(sims[t]) @ np.array([0.2126, 0.7152, 0.0722]) for t in skin_tones.TYPES]
-    assert all(a > b for a, b in zip(lum, lum[1:]))
+    assert all(a > b for a, b in pairwise(lum))
     # deterministic: the same subject again gives identical frames and the same type
     again = simulate(1, "before", cfg)
     first = next(v for v in sims.values() if v.subject == 1)

@@ -31,7 +31,7 @@ a model trained on the frontal view alone read 51-60 bpm on the sides even when 
 was set equal to the frontal one (a trained model, this module's views, subject 2): the
 appearance shift, not the SNR, broke it. Dropping the dark ramp (0.4 -> 1.0) took that model
 from 60 to 37 bpm and keeping the far cheek's pulsatile skin up to half the far side took it to
-20 bpm. Now: ``pulse_gain`` 0.6 (at oblique viewing a larger share of the light that reaches the
+20 bpm. Now: ``pulse_gain`` 0.8 (at oblique viewing a larger share of the light that reaches the
 camera is surface reflection, which carries no pulse: the dichromatic skin model behind CHROM
 and POS [de Haan & Jeanne 2013; Wang et al. 2017]; the value itself is calibrated, not measured),
 ``motion_gain`` 1.0 (same head, see ``nuisance``), ``shading_far`` 0.85, ``occlusion_start``
