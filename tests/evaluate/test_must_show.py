@@ -1,5 +1,6 @@
 """Must show (issue 3): on synthetic multi-view data, POS on frontal views gives HR MAE < 3 bpm over
-20 s windows, and side views are measurably harder for the classical methods.
+20 s windows, and side views are measurably harder for the classical methods (lower pulse SNR and
+PSD peak concentration).
 
 The fast version simulates in memory (no codec) and crops with the generator's face boxes; the
 slow one uses more subjects and both states.
@@ -38,8 +39,9 @@ def _check(clips, methods=("pos", "chrom")):
     for m in methods:
         front = per[(m, "frontal")]
         side = [per[(m, v)] for v in ("side_left", "side_right")]
-        assert np.mean([s["mae"] for s in side]) > front["mae"] + 5.0, classical_table(rows).to_text()
-        assert np.mean([s["snr_db"] for s in side]) < front["snr_db"]
+        # since the issue-10 calibration the side views carry a real but weaker pulse: on light skin
+        # and 20 s windows every view may find HR, so "harder" is the pulse SNR, not the MAE
+        assert np.mean([s["snr_db"] for s in side]) < front["snr_db"] - 1.0, classical_table(rows, "snr_db").to_text()
         assert np.mean([s["concentration"] for s in side]) < front["concentration"]
     return rows
 

@@ -1,6 +1,6 @@
 """Must show, end to end (slow): synthetic set written in the MCD-rPPG format -> mcd_rppg reader ->
 haar face crops in the clip cache -> `rppg-distill evaluate-classical --format mcd_rppg`.
-POS frontal HR MAE < 3 bpm over 20 s windows; side views measurably harder.
+POS frontal HR MAE < 3 bpm over 20 s windows; side views measurably harder (lower pulse SNR).
 """
 
 from __future__ import annotations
@@ -33,5 +33,5 @@ def test_mcd_format_end_to_end_pos(tmp_path, capsys):
     front = summ["pos/frontal"]
     assert front["n"] == 3 and front["mae"] < 3.0, out
     side = [summ[f"pos/{v}"] for v in ("side_left", "side_right")]
-    assert np.mean([s["mae"] for s in side]) > front["mae"] + 3.0, out
-    assert np.mean([s["snr_db"] for s in side]) < front["snr_db"], out
+    # issue-10 calibration: side views carry a weaker but real pulse ("harder" = lower SNR, not chance)
+    assert np.mean([s["snr_db"] for s in side]) < front["snr_db"] - 1.0, out

@@ -1,9 +1,11 @@
 """Seeded nuisances: head motion, illumination flicker and drift, sensor noise (compression is the codec).
 
-* Head motion: translation, in-plane rotation and scale as low-pass filtered noise (Gaussian
-  smoothing with sigma 0.4 s, i.e. mostly below 1 Hz) plus, for side views, occasional quick
-  movements (0.3-0.6 s bumps). Frontal: ~0.6 px / 0.4 deg std at 192 px; side views multiply
-  by ``ViewSpec.motion_gain``. A yaw-oscillation signal drives shading and specular changes.
+* Head motion: translation, in-plane rotation and scale as low-pass filtered noise (postural
+  sway: Gaussian smoothing with sigma 0.6 s for translation, so most of it lies below 0.5 Hz, the
+  lower edge of the HR band) plus occasional quick movements (0.15-0.3 s bumps, ~1 per 6 s, up to
+  ~1 px / 1 deg) in *every* view: it is one head, seen by three cameras. Frontal: ~0.6 px / 0.4
+  deg std at 192 px; a view multiplies all of it by ``ViewSpec.motion_gain``. A yaw-oscillation
+  signal drives the specular changes.
 * Illumination: global gain 1 + slow drift (linear ramp up to +-4 % plus a 0.02-0.06 Hz
   sinusoid) + mains flicker aliased by the frame rate (100/120 Hz lamps seen at 30 fps alias to
   10 Hz / 0 Hz; 0.2-0.5 % amplitude) [Lewandowska et al. 2011; Wang et al. 2017 (POS)].
@@ -12,6 +14,15 @@
   quantisation so that sub-level pulsatile changes (0.1-1 % of ~150 = 0.15-1.5 levels)
   survive spatial averaging.
 * Compression: the video codec (MJPG at a given quality by default).
+
+Calibration (issue 10; table in the package docstring): the side views used to get 3x the
+frontal motion plus bumps of 2 px / 1.5 (yaw units) that only they had, with translation smoothed
+at 0.4 s. Measured on the POS failures, the side views' HR peak then sat at the 30 bpm band edge
+(head-motion energy leaking into the band) in nearly every window (POS side MAE 52-57 bpm).
+Physically the same head moves for all three cameras, and a 45 deg camera does not see a
+lateral sway three times larger (it sees it foreshortened, as the face itself). Now: the same
+motion model for every view (``motion_gain`` 1.0 on the sides), bumps in every view at half the
+old amplitude, sway smoothed at 0.6 s.
 """
 
 from __future__ import annotations
@@ -24,8 +35,10 @@ from scipy.ndimage import gaussian_filter1d
 
 def smooth_noise(rng: np.random.Generator, n: int, fps: float, sigma_s: float) -> np.ndarray:
     """Unit-std low-pass noise of length n (Gaussian kernel with ``sigma_s`` seconds)."""
-    x = gaussian_filter1d(rng.standard_normal(n + 64), sigma=max(sigma_s * fps, 0.5), mode="reflect")[32:32 + n]
-    return x / (x.std() + 1e-12)
+    x = gaussian_filter1d(rng.standard_normal(n + 64), sigma=max(sigma_s * fps, 0.5), mode="reflect")
+    # normalise over the whole filtered sequence: the std of a short slice of a smooth signal is
+    # tiny and would blow the slice up (a 0.2 s recording got a head offset of tens of pixels)
+    return x[32:32 + n] / (x.std() + 1e-12)
 
 
 @dataclass
@@ -38,10 +51,20 @@ class Motion:
 
 
 def head_motion(rng: np.random.Generator, n: int, fps: float, gain: float = 1.0,
-                size: int = 192, bumps: bool = False) -> Motion:
+                size: int = 192, bumps: bool = True, sway_sigma_s: float = 0.6,
+                bump_scale: float = 1.0) -> Motion:
+    """Seeded head motion of one recording seen by one camera (pixels at ``size``, degrees).
+
+    Args:
+        gain: the camera's apparent-motion multiplier (``ViewSpec.motion_gain``).
+        bumps: add quick movements (0.15-0.3 s Gaussian bumps, ~1 per 6 s).
+        sway_sigma_s: smoothing (s) of the postural sway (translation); 0.6 s puts most of it
+            below 0.5 Hz, the lower edge of the HR band.
+        bump_scale: amplitude multiplier of the bumps.
+    """
     px = size / 192.0
-    dx = 0.6 * px * gain * smooth_noise(rng, n, fps, 0.4)
-    dy = 0.4 * px * gain * smooth_noise(rng, n, fps, 0.4)
+    dx = 0.6 * px * gain * smooth_noise(rng, n, fps, sway_sigma_s)
+    dy = 0.4 * px * gain * smooth_noise(rng, n, fps, sway_sigma_s)
     ang = 0.4 * gain * smooth_noise(rng, n, fps, 0.5)
     sc = 1.0 + 0.004 * gain * smooth_noise(rng, n, fps, 1.0)
     yaw = smooth_noise(rng, n, fps, 0.3)
@@ -51,9 +74,9 @@ def head_motion(rng: np.random.Generator, n: int, fps: float, gain: float = 1.0,
             t0 = rng.uniform(0, n / fps)
             w = rng.uniform(0.15, 0.3)
             g = np.exp(-0.5 * ((t - t0) / w) ** 2)
-            dx += rng.normal(0, 2.0) * px * gain * g
-            dy += rng.normal(0, 1.0) * px * gain * g
-            yaw += rng.normal(0, 1.5) * g
+            dx += rng.normal(0, 1.0) * bump_scale * px * gain * g
+            dy += rng.normal(0, 0.5) * bump_scale * px * gain * g
+            yaw += rng.normal(0, 1.0) * bump_scale * g
     return Motion(dx, dy, ang, sc, yaw)
 
 
