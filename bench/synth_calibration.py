@@ -41,11 +41,11 @@ def log(msg: str) -> None:
     print(f"[calib {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def load_cfg(config: Path, root: Path, out_dir: Path, seeds: list[int]):
+def load_cfg(config: Path, root: Path, out_dir: Path, seeds: list[int], overrides=()):
     from rppg_distill.train.config import load_config
 
     return load_config(config, [f"data.root={root}", "loop.progress=false", "loop.num_threads=1",
-                                f"loop.out_dir={out_dir}", f"seeds={seeds}"])
+                                f"loop.out_dir={out_dir}", f"seeds={seeds}", *overrides])
 
 
 def ensure_data(cfg, gen_seed: int, fresh: bool):
@@ -170,6 +170,8 @@ def main(argv=None) -> int:
     ap.add_argument("--window", type=float, default=10.0, help="POS HR window (s)")
     ap.add_argument("--method", default="pos", help="classical method (default pos)")
     ap.add_argument("--fresh", action="store_true", help="regenerate the data sets even when present")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override, e.g. 'data.synth_kwargs={head_yaw_deg: 30}' (repeatable)")
     args = ap.parse_args(argv)
 
     import torch
@@ -184,7 +186,7 @@ def main(argv=None) -> int:
                  "train_gen_seed": gen_seeds[0]}
     for i, gs in enumerate(gen_seeds):
         cfg = load_cfg(Path(args.config), out / f"data-seed{gs}", out / "runs" / f"{args.tag}-gen{gs}",
-                       list(range(max(args.train_seeds, 1))))
+                       list(range(max(args.train_seeds, 1))), args.overrides)
         data, cache, manifest = ensure_data(cfg, gs, args.fresh)
         res.setdefault("fitzpatrick", {})[gs] = sorted({(r["subject"], r.get("fitzpatrick")) for r in
                                                         manifest["recordings"]})
