@@ -16,6 +16,7 @@ def tiny_cfg(tmp_path, **kw):
     # a tiny student keeps the test fast (the paper's FactorizePhys is the default in the config)
     cfg.model.name = "efficientphys_c"
     cfg.model.kwargs = {"nb_filters1": 4, "nb_filters2": 4, "nb_dense": 8}
+    cfg.data.transform = "standardized"   # EfficientPhys-C takes the frame difference itself
     cfg.data.img_size = 16
     cfg.data.fs = 30.0
     cfg.teacher.epochs = 1

@@ -1,5 +1,6 @@
 """The radar-shift sweep: gated vs ungated over probabilities and seeds, resumable, plotted."""
 
+import dataclasses
 import json
 
 import pytest
@@ -20,6 +21,10 @@ def test_sweep_one_p_both_variants_resumes(tmp_path):
     assert [(r["variant"], r["radar_shift"]["shifted"]) for r in res["runs"]] == [("gated", 2), ("ungated", 2)]
     again = sweep.shift_sweep(cfg, [1.0], [0], data=data, plots=False, log=lambda s: None)
     assert all(r["reused"] for r in again["runs"]) and again["summary"] == res["summary"]
+    lines = []   # another config is another run: nothing is reused, the teacher neither
+    changed = dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, lr=2e-3))
+    other = sweep.shift_sweep(changed, [1.0], [0], data=data, variants=("ungated",), plots=False, log=lines.append)
+    assert not other["runs"][0]["reused"] and not any("reusing" in l for l in lines)
 
 
 @pytest.mark.slow
