@@ -113,3 +113,18 @@ def test_meta_step_uses_the_fused_op_linearized(tmp_path):
     task = crossmodal.RPMTask(cfg, torch.device("cpu"), FakeVideoRadar(n=2), FakeVideoRadar(n=2, seed=1), None)
     assert task.loss.components_fn is None and task.loss.linearize_components
     assert not hasattr(task, "meta_loss")
+
+
+def test_teacher_runs_once_per_radar_window(tmp_path):
+    cfg = tiny_cfg(tmp_path)
+    data = FakeVideoRadar(n=3)
+    task = crossmodal.RPMTask(cfg, torch.device("cpu"), data, data, None)
+    calls = []
+    task.teacher.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    radar = torch.stack([data[i]["radar"] for i in range(3)])
+    first = task._teacher(radar[:2])
+    again = task._teacher(radar)                      # two known windows, one new
+    assert calls == [2, 1]
+    torch.testing.assert_close(again[:2], first)
+    with torch.no_grad():
+        torch.testing.assert_close(again, task.teacher(radar).float())

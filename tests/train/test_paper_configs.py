@@ -45,10 +45,11 @@ def test_paper_config_end_to_end(config, layouts, tmp_path, capsys):
     rpm = config.stem.startswith("crossmodal")
     root = layouts / ("equipleth" if rpm else "mcd_rppg")
     out = tmp_path / "run"
-    # the paper models at their 72x72 size: 64-frame clips (the 0.5 Hz band edge needs 2 s) and batch 1 keep a CPU step at seconds
+    # the paper models at their 72x72 size: 64-frame clips (the 0.5 Hz band edge needs 2 s) and
+    # batch 1 keep a CPU step at seconds
     over = [f"data.root={root}", f"data.cache_dir={layouts / ('cache-' + root.name)}", "data.clip_len=64",
-            "data.stride=64", "loop.batch_size=1", "loop.max_steps=2", "loop.progress=false", "loop.plots=false",
-            "seeds=[0]", f"loop.out_dir={out}"]
+            "data.stride=64", "loop.batch_size=1", "loop.max_steps=2", "loop.progress=false",
+            "loop.plots=false", "seeds=[0]", f"loop.out_dir={out}"]
     if rpm:
         over += ["teacher.epochs=1"]
     rc = main(["train", str(config), *[a for o in over for a in ("--set", o)]])

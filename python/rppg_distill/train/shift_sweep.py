@@ -6,10 +6,10 @@ the student is trained with the learned gate ("gated") and without it ("ungated"
 "w/o gate", ``policy.use_gate: false``, the policy's weights kept) for every p and seed, and tested
 on aligned test clips under the ``rpm_distill`` HR protocol (:func:`~.crossmodal.evaluate_student`).
 
-Layout under ``out_dir`` (resumable: a run whose ``eval.json`` matches is reused, a teacher whose
-``teacher.pt`` exists is loaded)::
+Layout under ``out_dir`` (resumable: a finished run whose config.yaml equals the run's config is
+reused, a teacher whose teacher.json matches is loaded)::
 
-    teacher/seed{s}/teacher.pt            the radar teacher pretrained for seed s (shared by all p)
+    teacher/seed{s}/teacher.pt, .json     the radar teacher pretrained for seed s (shared by all p)
     {gated,ungated}/p{p}/seed{s}/         one student run: eval.json, metrics.jsonl, curves.png
     shift_sweep.json                      per variant and p: mean/std/n over seeds of MAE, RMSE, STD, r
     shift_sweep.png                       MAE vs p, gated vs ungated, error bars = std over seeds
@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rppg_distill.data.atomic import atomic_save
+from rppg_distill.data.atomic import atomic_save, atomic_write_text
 from rppg_distill.evaluate.tables import mean_std
 
-from .config import CrossModalConfig
+from .config import CrossModalConfig, to_dict
 from .distributed import write_json_on_main
 
 PAPER_PROBS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -54,27 +54,35 @@ def parse_floats(text: str) -> list[float]:
 
 
 def _teacher(cfg: CrossModalConfig, seed: int, train, root: Path, log) -> dict:
+    """The radar teacher of ``seed``: loaded from ``teacher.pt`` when its ``teacher.json`` (seed,
+    teacher and data settings) matches, else pretrained and saved."""
     from .crossmodal import pretrain_teacher
 
     path = root / "teacher" / f"seed{seed}" / "teacher.pt"
-    if path.exists():
+    key = json.loads(json.dumps({"seed": seed, "teacher": to_dict(cfg.teacher), "data": to_dict(cfg.data)}))
+    stamp = path.with_suffix(".json")
+    if path.exists() and stamp.exists() and json.loads(stamp.read_text()) == key:
         log(f"[shift-sweep] teacher seed {seed}: reusing {path}")
         return torch.load(path, map_location="cpu", weights_only=True)
     t0 = time.perf_counter()
     c = dataclasses.replace(cfg, loop=dataclasses.replace(cfg.loop, seed=seed))
-    state = pretrain_teacher(c, train, path.parent, log=log)
+    state = pretrain_teacher(c, train, path.parent, log=lambda s: None)
     atomic_save(path, lambda p: torch.save(state, p))
+    atomic_write_text(stamp, json.dumps(key))
     log(f"[shift-sweep] teacher seed {seed}: pretrained in {time.perf_counter() - t0:.0f} s")
     return state
 
 
-def _reusable(path: Path, p: float, seed: int, use_gate: bool) -> dict | None:
-    if not path.exists():
+def _reusable(run_dir: Path, run_cfg: CrossModalConfig) -> dict | None:
+    """The run's eval.json if it finished with exactly this config (the loop's config.yaml)."""
+    import yaml
+
+    ev, saved = run_dir / "eval.json", run_dir / "config.yaml"
+    if not (ev.exists() and saved.exists()):
         return None
-    r = json.loads(path.read_text())
-    same = (abs(float(r.get("radar_shift_prob", -1)) - p) < 1e-9 and r.get("seed") == seed
-            and bool((r.get("policy") or {}).get("use_gate")) == use_gate and r.get("test"))
-    return r if same else None
+    same = yaml.safe_load(saved.read_text()) == json.loads(json.dumps(to_dict(run_cfg)))
+    r = json.loads(ev.read_text())
+    return r if same and r.get("test") else None
 
 
 def _chance(hr_true) -> float | None:
@@ -110,7 +118,8 @@ def shift_sweep(cfg: CrossModalConfig, probs: Sequence[float] = PAPER_PROBS, see
     Args:
         cfg: a crossmodal config (its ``radar_shift_prob``/``policy.use_gate``/``seeds`` are set
             per run; everything else is used as is).
-        probs: shift probabilities (the paper's 0, 0.2, ..., 1.0).
+        probs: shift probabilities (the paper's 0, 0.2, ..., 1.0), run in this order (all seeds
+            of one before the next); the result lists them sorted.
         seeds: default ``cfg.seeds``.
         variants: "gated" and/or "ungated".
         data: (train, val, test) datasets; default built from ``cfg.data``.
@@ -138,21 +147,23 @@ def shift_sweep(cfg: CrossModalConfig, probs: Sequence[float] = PAPER_PROBS, see
     root = Path(out_dir or cfg.loop.out_dir)
     t0 = time.perf_counter()
     total = len(seeds) * len(probs) * len(variants)
-    runs, k = [], 0
-    for seed in seeds:
-        teacher = _teacher(cfg, seed, train, root, log)
-        for p in probs:
+    runs, k, teachers = [], 0, {}
+    for p in probs:                  # every seed of a p before the next p: a stopped sweep has whole rows
+        for seed in seeds:
+            if seed not in teachers:
+                teachers[seed] = _teacher(cfg, seed, train, root, log)
+            teacher = teachers[seed]
             for name in variants:
                 k += 1
                 use_gate = VARIANTS[name]
                 run_dir = root / name / f"p{p:g}" / f"seed{seed}"
                 t1 = time.perf_counter()
-                r = _reusable(run_dir / "eval.json", p, seed, use_gate)
+                c = dataclasses.replace(cfg, radar_shift_prob=p, seeds=[seed],
+                                        policy=dataclasses.replace(cfg.policy, use_gate=use_gate),
+                                        loop=dataclasses.replace(cfg.loop, seed=seed, out_dir=str(run_dir)))
+                r = _reusable(run_dir, c)
                 reused = r is not None
                 if r is None:
-                    c = dataclasses.replace(cfg, radar_shift_prob=p, seeds=[seed],
-                                            policy=dataclasses.replace(cfg.policy, use_gate=use_gate),
-                                            loop=dataclasses.replace(cfg.loop, out_dir=str(run_dir)))
                     r = train_student(c, seed, train, val, test, teacher, run_dir, log=lambda s: None)
                 mae = r["test"].get("mae", float("nan"))
                 log(f"[shift-sweep] run {k}/{total}: {name} p={p:g} seed {seed}: test MAE {mae:.2f} bpm, "
@@ -167,6 +178,7 @@ def shift_sweep(cfg: CrossModalConfig, probs: Sequence[float] = PAPER_PROBS, see
     chance = _chance(hr_true) if hr_true else None
     for r in runs:
         r.pop("hr_true", None)
+    probs = sorted(probs)
     result = {"probs": probs, "seeds": seeds, "variants": list(variants),
               "shift_samples": int(round(cfg.radar_shift_seconds * cfg.data.fs)),
               "summary": summarize(runs, probs), "runs": runs, "chance_mae": chance,
