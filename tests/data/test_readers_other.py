@@ -61,7 +61,8 @@ def test_equipleth_roundtrip_and_radar(synth_root):
     r = recs[0]
     sim = simulate(1, "before", SynthConfig(n_subjects=2, seed=5, views=("frontal",), **KW))
     np.testing.assert_allclose(r.bvp, sim.bvp, atol=1e-6)
-    assert r.radar.shape == (10, len(sim.bvp)) and r.radar.dtype == np.float32
+    assert r.radar.shape == (10, len(sim.bvp) + 10) and r.radar.dtype == np.float32  # + radar_tail_s at 10 fps
+    assert r.meta["radar_tail"] == 10
     assert 5 <= r.meta["range_bin"] < 20
     frames = r.load_frames()
     assert frames.shape[0] == len(r.bvp) and frames.dtype == np.uint8

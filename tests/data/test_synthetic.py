@@ -39,7 +39,7 @@ def test_seeded_and_shapes():
         np.testing.assert_array_equal(a.frames[v], b.frames[v])
     np.testing.assert_array_equal(a.bvp, b.bvp)
     np.testing.assert_array_equal(a.radar_iq, b.radar_iq)
-    assert a.radar_iq.shape == (120, 512)
+    assert a.radar_iq.shape == (240, 512)   # 1 s of video + radar_tail_s = 1 s at 120 Hz
     c = simulate(1, "before", SynthConfig(duration_s=1.0, fps=10.0, size=64, seed=5))
     assert not np.array_equal(a.bvp, c.bvp)
 

@@ -95,10 +95,12 @@ def test_contract_from_train_config_mapping():
     assert c == Contract.from_train_config(cv)
     assert (c.model, c.frames, c.height, c.width) == ("efficientphys_c", 180, 72, 72)
     assert (c.normalization, c.output, c.band, c.fs) == ("standardized", "diff_bvp", (0.5, 3.0), 30.0)
-    cm = CrossModalConfig()   # FactorizePhys, diff_normalized frames and labels
+    cm = CrossModalConfig()   # FactorizePhys: raw frames (it differences them itself), standardized labels
     c = Contract.from_train_config(cm)
     assert (c.model, c.frames, c.normalization, c.output, c.band) == (
-        "factorizephys", 256, "diff_normalized", "diff_bvp", (0.75, 3.0))
+        "factorizephys", 256, "raw", "bvp", (0.75, 3.0))
+    diff = dataclasses.replace(cm, data=dataclasses.replace(cm.data, label_transform="diff_normalized"))
+    assert Contract.from_train_config(diff).output == "diff_bvp"
     std = dataclasses.replace(cm, data=dataclasses.replace(cm.data, transform="standardized",
                                                            label_transform="standardized"))
     assert Contract.from_train_config(std).output == "bvp"

@@ -63,8 +63,8 @@ def test_mismatches_are_config_errors(imported, tmp_path):
     with pytest.raises(ConfigError, match="trained on 'diff_normalized' input.*set "
                                           "data.transform: diff_normalized"):
         build_student("physnet", {}, str(pt), data)
-    data = from_dict({"trainer": "crossview", "data": {"transform": "diff_normalized",
-                                                        "label_transform": "standardized"}}).data
+    data = from_dict({"trainer": "crossview", "model": {"name": "physnet"},
+                      "data": {"transform": "diff_normalized", "label_transform": "standardized"}}).data
     with pytest.raises(ConfigError, match="predicts diff_bvp.*set data.label_transform: "
                                           "diff_normalized"):
         build_student("physnet", {}, str(pt), data)

@@ -45,20 +45,32 @@ class FakeViews(torch.utils.data.Dataset):
 
 
 class FakeVideoRadar(torch.utils.data.Dataset):
-    """Video + radar (10 channels carrying the pulse) + label mask."""
+    """Video + radar (10 channels carrying the pulse) + label mask. The radar recording runs
+    ``tail`` samples past the clip (``item(i, radar_offset)``/``radar_room(i)`` as VideoRadarPairs)."""
 
-    def __init__(self, n=8, t=64, size=16, fs=30.0, seed=0, labelled=True):
+    def __init__(self, n=8, t=64, size=16, fs=30.0, seed=0, labelled=True, tail=30):
         g = torch.Generator().manual_seed(seed)
-        self.items = []
+        self.items, self.radars = [], []
         for i in range(n):
             hr = 1.0 + 1.5 * torch.rand(1, generator=g).item()
             video, y = _clip(hr, t, fs, 0.1, g, size)
-            radar = y.view(1, t).repeat(10, 1) + 0.1 * torch.randn(10, t, generator=g)
-            self.items.append({"video": video, "radar": radar, "bvp": y, "has_label": labelled,
+            pulse = torch.sin(2 * math.pi * hr * torch.arange(t + tail) / fs)
+            radar = pulse.view(1, -1).repeat(10, 1) + 0.1 * torch.randn(10, t + tail, generator=g)
+            self.radars.append(radar)
+            self.items.append({"video": video, "radar": radar[:, :t], "bvp": y, "has_label": labelled,
                                "key": f"r{i}#0"})
+        self.t = t
 
     def __len__(self):
         return len(self.items)
+
+    def radar_room(self, i):
+        return self.radars[i].shape[1] - self.t
+
+    def item(self, i, radar_offset=0):
+        if radar_offset > self.radar_room(i):
+            raise ValueError("no room")
+        return {**self.items[i], "radar": self.radars[i][:, radar_offset:radar_offset + self.t]}
 
     def __getitem__(self, i):
         return self.items[i]

@@ -16,6 +16,7 @@ def tiny_cfg(tmp_path, **kw):
     # a tiny student keeps the test fast (the paper's FactorizePhys is the default in the config)
     cfg.model.name = "efficientphys_c"
     cfg.model.kwargs = {"nb_filters1": 4, "nb_filters2": 4, "nb_dense": 8}
+    cfg.data.transform = "standardized"   # EfficientPhys-C takes the frame difference itself
     cfg.data.img_size = 16
     cfg.data.fs = 30.0
     cfg.teacher.epochs = 1
@@ -73,12 +74,36 @@ def test_modes_and_ablations_train(tmp_path, variant):
         assert (tmp_path / "seed0" / "policy_log.jsonl").exists()
 
 
-def test_shift_wrapper_is_seeded():
-    base = FakeVideoRadar(n=10)
+def test_shift_wrapper_is_seeded_and_reads_the_recording_later():
+    base = FakeVideoRadar(n=10, tail=30)
     a = crossmodal.ShiftedRadar(base, 0.5, 30, seed=3)
     assert a.shifted == crossmodal.ShiftedRadar(base, 0.5, 30, seed=3).shifted
+    assert 0 < sum(a.shifted) < 10
     all_ = crossmodal.ShiftedRadar(base, 1.0, 30)
-    assert torch.equal(all_[0]["radar"], torch.roll(base[0]["radar"], 30, -1))
+    assert all_.summary() == {"n": 10, "prob": 1.0, "shift": 30, "drawn": 10, "shifted": 10, "no_room": 0,
+                              "shifted_fraction": 1.0}
+    it = all_[0]
+    assert torch.equal(it["radar"], base.radars[0][:, 30:30 + base.t])           # the recording, 1 s later
+    assert not torch.equal(it["radar"], torch.roll(base[0]["radar"], 30, -1))   # not a circular roll
+    assert torch.equal(it["video"], base[0]["video"]) and torch.equal(it["bvp"], base[0]["bvp"])
+
+
+def test_shift_without_room_stays_aligned_and_is_counted():
+    base = FakeVideoRadar(n=6, tail=10)           # 10 radar samples after each clip: no room for 30
+    w = crossmodal.ShiftedRadar(base, 1.0, 30)
+    assert w.summary()["shifted"] == 0 and w.summary()["no_room"] == 6
+    assert torch.equal(w[0]["radar"], base[0]["radar"])
+
+    class NoRecording(torch.utils.data.Dataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            return base[i]
+
+    with pytest.raises(TypeError, match="cannot shift the radar window"):
+        crossmodal.ShiftedRadar(NoRecording(), 1.0, 30)
+    assert crossmodal.ShiftedRadar(NoRecording(), 0.0, 30).summary()["shifted"] == 0
 
 
 def test_meta_step_uses_the_fused_op_linearized(tmp_path):
@@ -88,3 +113,18 @@ def test_meta_step_uses_the_fused_op_linearized(tmp_path):
     task = crossmodal.RPMTask(cfg, torch.device("cpu"), FakeVideoRadar(n=2), FakeVideoRadar(n=2, seed=1), None)
     assert task.loss.components_fn is None and task.loss.linearize_components
     assert not hasattr(task, "meta_loss")
+
+
+def test_teacher_runs_once_per_radar_window(tmp_path):
+    cfg = tiny_cfg(tmp_path)
+    data = FakeVideoRadar(n=3)
+    task = crossmodal.RPMTask(cfg, torch.device("cpu"), data, data, None)
+    calls = []
+    task.teacher.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    radar = torch.stack([data[i]["radar"] for i in range(3)])
+    first = task._teacher(radar[:2])
+    again = task._teacher(radar)                      # two known windows, one new
+    assert calls == [2, 1]
+    torch.testing.assert_close(again[:2], first)
+    with torch.no_grad():
+        torch.testing.assert_close(again, task.teacher(radar).float())

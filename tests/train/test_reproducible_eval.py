@@ -52,8 +52,9 @@ def test_crossmodal_results_reproduce_through_evaluate_with_the_rpm_protocol(tmp
     p = predict(model, test, img_size=cfg.data.img_size)
     proto = get_protocol("rpm_distill")        # Butterworth order 6 + periodogram, 0.75-3 Hz
     assert (proto.filter_order, proto.window, proto.band) == (6, None, (0.75, 3.0))
-    hr_p = proto.hr(to_pulse(p.pred, "diff_normalized"), 30.0)
-    hr_t = proto.hr(to_pulse(p.label, "diff_normalized"), 30.0)
+    lt = cfg.data.label_transform or cfg.data.transform
+    hr_p = proto.hr(to_pulse(p.pred, lt), 30.0)
+    hr_t = proto.hr(to_pulse(p.label, lt), 30.0)
     ref = hr_metrics(hr_p, hr_t)
     for k in ("mae", "rmse", "std"):
         assert written[k] == pytest.approx(ref[k], abs=1e-9), k

@@ -22,8 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lambda-sweep", nargs="?", const="", default=None, metavar="[L1,L2,...]",
                         help="cross-view (symmetric/asymmetric): train every seed at each PSD weight "
                         "lambda (default: the config's lambda_sweep) and print the table per lambda")
-    parser.add_argument("--shift-sweep", action="store_true",
-                        help="crossmodal: run the radar-shift robustness experiment (p = 0 and 1)")
+    parser.add_argument("--shift-sweep", nargs="?", const="0,0.2,0.4,0.6,0.8,1.0", default=None, metavar="P,P,...",
+                        help="crossmodal: the radar-shift robustness experiment, gated vs w/o gate, for these "
+                        "shift probabilities (default 0,0.2,...,1.0); resumable (finished runs are reused)")
+    parser.add_argument("--seeds", default=None, metavar="S,S,...",
+                        help="with --shift-sweep: the seeds (default: the config's seeds)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,8 +64,16 @@ def run(args: argparse.Namespace) -> int:
         else:
             from rppg_distill.train import crossmodal
 
-            if args.shift_sweep:
-                print(json.dumps(crossmodal.shift_robustness(cfg), indent=1))
+            if args.shift_sweep is not None:
+                from rppg_distill.train import shift_sweep as sweep
+
+                try:
+                    probs = sweep.parse_floats(args.shift_sweep)
+                    seeds = [int(s) for s in sweep.parse_floats(args.seeds)] if args.seeds else None
+                except ValueError as err:
+                    print(f"rppg-distill train: --shift-sweep/--seeds: {err}", file=sys.stderr)
+                    return 2
+                print(sweep.format_shift_table(sweep.shift_sweep(cfg, probs, seeds)))
             else:
                 for r in crossmodal.run_crossmodal(cfg, resume=resume):
                     print(json.dumps({"seed": r["seed"], **r["test"]}))

@@ -308,8 +308,14 @@ class VideoRadarPairs(_ClipsBase):
     Unlabelled recordings are kept by default (``has_label`` False, bvp zeros): the radar
     teacher distils into the video student without labels.
 
+    A pair can also be read with its radar window starting ``radar_offset`` samples after the
+    video clip's (:meth:`item`; RPM-Distill's radar-shift robustness test, 30 samples = 1 s), taken
+    from the recording itself: the radar may run past the last frame (cache entry ``radar_tail``).
+    :meth:`radar_room` says how many radar samples follow a clip's window; a window without room
+    is refused, never wrapped around.
+
     Item: {"video": float32 [C, T, H, W], "radar": float32 [10, T], "bvp": float32 [T],
-    "has_label": bool, "fps", "subject", "state", "view", "key", "start"}.
+    "has_label": bool, "fps", "subject", "state", "view", "key", "start", "radar_offset": int}.
     """
 
     def __init__(self, cache, records=None, clip_len: int = 180, stride: int | None = None,
@@ -329,14 +335,31 @@ class VideoRadarPairs(_ClipsBase):
 
         self._index_single(reject, "video/radar clips")
 
-    def __getitem__(self, i: int) -> dict:
+    def radar_room(self, i: int) -> int:
+        """Radar samples of clip ``i``'s recording after the end of its window (>= 0)."""
+        ei, s = self.index[i]
+        return int(self._bvp(self.entries[ei])[1].shape[1]) - (s + self.clip_len)
+
+    def item(self, i: int, radar_offset: int = 0) -> dict:
+        """Clip ``i`` with its radar window starting ``radar_offset`` samples after the video's.
+
+        Raises:
+            ValueError: the recording's radar ends before the shifted window does.
+        """
         ei, s = self.index[i]
         e = self.entries[ei]
         y, radar = self._bvp(e)
+        off = int(radar_offset)
+        if off < 0 or s + off + self.clip_len > radar.shape[1]:
+            raise ValueError(f"{e.key}: a radar window at {s}+{off} of {self.clip_len} samples does not fit "
+                             f"the {radar.shape[1]} radar samples of the recording")
         bvp, has = self._label(y, s)
-        r = np.asarray(radar[:, s:s + self.clip_len], dtype=np.float32)
+        r = np.asarray(radar[:, s + off:s + off + self.clip_len], dtype=np.float32)
         if self.radar_transform == "standardized":
             r = standardize_channels(r)
         return {"video": self._video(e, s), "radar": torch.from_numpy(np.ascontiguousarray(r)),
                 "bvp": bvp, "has_label": has, "fps": e.fps, "subject": e.subject,
-                "state": e.state, "view": e.view, "key": e.key, "start": s}
+                "state": e.state, "view": e.view, "key": e.key, "start": s, "radar_offset": off}
+
+    def __getitem__(self, i: int) -> dict:
+        return self.item(i, 0)

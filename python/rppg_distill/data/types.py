@@ -24,7 +24,8 @@ class Recording:
         video: path of the video file or of the frame folder.
         fps: frame rate read from the file (or an explicit override).
         bvp: float32 [N] pulse label at frame rate, or None when unlabelled.
-        radar: float32 [10, N] radar I/Q of 5 range bins at frame rate, or None.
+        radar: float32 [10, N] radar I/Q of 5 range bins at frame rate, or None; [10, N + tail]
+            when the radar ran on past the last frame (``meta["radar_tail"]`` = tail samples).
         hr_bpm: average ground-truth heart rate when known.
         meta: anything else the reader knows (e.g. radar lag, source files).
         frame_loader: callable returning uint8 [N, H, W, 3] RGB frames; set by the reader.

@@ -13,6 +13,10 @@ physnet            :class:`PhysNet`
 rf_conv_decoder    :class:`RFConvDecoder` (radar ``[B, 10, T]`` -> ``[B, T]``)
 spectral_policy    :class:`SpectralPolicy` (``[B, 3, K]`` -> ``(alpha, gate)``)
 =================  =======================================================
+
+``INTERNAL_TRANSFORMS`` declares what a video model does to its input itself (the frame
+difference of EfficientPhys-C and FactorizePhys); :func:`check_input_transform` refuses a data
+transform that would do it a second time (the trainers' configs are checked when they are built).
 """
 
 from __future__ import annotations
@@ -45,6 +49,45 @@ _ALIASES = {
     "radar": "rf_conv_decoder",
     "policy": "spectral_policy",
 }
+
+
+# What each video model does to its input itself, and the data transform it expects instead.
+# EfficientPhys-C and FactorizePhys take the frame difference inside forward()
+# (``temporal_difference``); rPPG-Toolbox feeds them Standardized (EfficientPhys) and Raw
+# (FactorizePhys: DATA_TYPE ['Raw'], LABEL_TYPE Standardized) frames. PhysNet takes
+# DiffNormalized frames in the toolbox and differences nothing itself.
+INTERNAL_TRANSFORMS: dict[str, tuple[str, ...]] = {
+    "efficientphys_c": ("frame_difference",),
+    "factorizephys": ("frame_difference",),
+    "physnet": (),
+}
+EXPECTED_INPUT: dict[str, str] = {"efficientphys_c": "standardized", "factorizephys": "raw",
+                                  "physnet": "diff_normalized"}
+# what each data transform (rppg_distill.data.transforms) applies to the frames
+TRANSFORM_APPLIES: dict[str, tuple[str, ...]] = {"diff_normalized": ("frame_difference",),
+                                                 "standardized": (), "raw": ()}
+
+
+def check_input_transform(name: str, transform) -> None:
+    """Refuse a data transform that applies what the model applies to its input itself.
+
+    Args:
+        name: model registry name (or alias); models outside ``INTERNAL_TRANSFORMS`` are not checked.
+        transform: the data transform name or list of names (``data.transform``).
+
+    Raises:
+        ValueError: e.g. FactorizePhys (which differences its frames) given diff_normalized frames;
+            the message names the model, the transform and the fix.
+    """
+    key = resolve_name(name)
+    inside = set(INTERNAL_TRANSFORMS.get(key, ()))
+    names = [transform] if isinstance(transform, str) else list(transform)
+    for t in names:
+        twice = inside & set(TRANSFORM_APPLIES.get(t, ()))
+        if twice:
+            raise ValueError(f"model {key} applies {', '.join(sorted(twice))} to its input itself, and data "
+                             f"transform {t!r} applies it too (it would be done twice): set data.transform: "
+                             f"{EXPECTED_INPUT[key]}")
 
 
 def resolve_name(name: str) -> str:
@@ -85,6 +128,8 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 
 
 __all__ = [
+    "EXPECTED_INPUT",
+    "INTERNAL_TRANSFORMS",
     "MODELS",
     "TSM",
     "EfficientPhysC",
@@ -93,6 +138,7 @@ __all__ = [
     "RFConvDecoder",
     "SpectralPolicy",
     "build_model",
+    "check_input_transform",
     "count_parameters",
     "input_size_kwargs",
     "resolve_name",

@@ -183,14 +183,18 @@ class CrossModalConfig:
     radar_shift_seconds: float = 1.0
     seeds: list[int] = field(default_factory=lambda: [0])
     log_policy: bool = True                    # per-sample gate/alpha log + distribution plots
-    model: ModelConfig = field(default_factory=lambda: ModelConfig(name="factorizephys"))
+    # FactorizePhys differences its frames itself: raw frames in, standardized labels, the
+    # differences instance-normalized inside (rPPG-Toolbox's FactorizePhys: DATA_TYPE Raw,
+    # LABEL_TYPE Standardized). diff_normalized frames would be differenced twice (refused).
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(name="factorizephys",
+                                                                   kwargs={"input_norm": True}))
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(
         name="adam", lr=5e-5, weight_decay=1e-2, scheduler="none", grad_clip=0.0))
     loop: LoopConfig = field(default_factory=lambda: LoopConfig(epochs=5, batch_size=1))
     data: DataConfig = field(default_factory=lambda: DataConfig(
-        clip_len=256, stride=30, transform="diff_normalized"))
+        clip_len=256, stride=30, transform="raw", label_transform="standardized"))
     eval: EvalConfig = field(default_factory=lambda: EvalConfig(band=(0.75, 3.0)))
 
 
@@ -386,6 +390,25 @@ def check_ranges(cfg: Any, prefix: str = "") -> None:
         if f.name == "components" and (set(v) - {"peak", "off", "shape"} or len(set(v)) != len(v)):
             raise ConfigError(f"{key}: must be distinct names from ['peak', 'off', 'shape'], got {list(v)}")
     _check_nyquist(cfg, prefix)
+    _check_model_input(cfg, prefix)
+
+
+def _check_model_input(cfg: Any, prefix: str) -> None:
+    """A trainer's ``data.transform`` must not apply what its ``model.name`` applies to its input
+    itself (``rppg_distill.models.check_input_transform``: no frame difference taken twice)."""
+    data, model = getattr(cfg, "data", None), getattr(cfg, "model", None)
+    if not (isinstance(data, DataConfig) and isinstance(model, ModelConfig)):
+        return
+    from rppg_distill.models import check_input_transform, resolve_name
+
+    try:
+        resolve_name(model.name)
+    except ValueError:
+        return  # an unknown model name is reported where the model is built
+    try:
+        check_input_transform(model.name, data.transform)
+    except ValueError as err:
+        raise ConfigError(f"{prefix}data.transform: {err}") from None
 
 
 def _check_nyquist(cfg: Any, prefix: str) -> None:

@@ -16,7 +16,8 @@ Stages:
 Ablations (config): ``components`` without peak/off/shape; ``policy.use_weights: false`` (equal
 alpha); ``policy.use_gate: false`` (g = 1); ``policy.enabled: false`` (no policy); ``policy.bilevel:
 false`` (the policy is trained jointly on L_train by the main optimizer). Robustness:
-``radar_shift_prob`` p of the training pairs get their radar shifted by ``radar_shift_seconds``.
+``radar_shift_prob`` p of the training pairs get their radar window started ``radar_shift_seconds``
+after the video clip's (:class:`ShiftedRadar`; the sweep over p is ``train/shift_sweep.py``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from torch.func import functional_call
 
 from rppg_distill.evaluate import evaluate_clips, get_protocol
 from rppg_distill.evaluate.inference import predict, resize_video
-from rppg_distill.evaluate.tables import mean_std
 
 from .config import CrossModalConfig, OptimConfig
 from .distributed import write_json_on_main
@@ -42,26 +42,45 @@ from .loop import Task, build_optimizer, fit, load_checkpoint, unwrap
 
 # ----------------------------------------------------------------------------- data wrappers
 class ShiftedRadar(torch.utils.data.Dataset):
-    """Shift the radar of a seeded fraction ``prob`` of pairs by ``shift`` samples (circular roll:
-    the pulse and the radar are then misaligned by ``shift / fs`` seconds), and drop labels of the
-    pairs outside ``label_fraction`` (has_label = False)."""
+    """Training pairs of which a seeded fraction ``prob`` has its radar window start ``shift``
+    samples after the video clip's (the paper's 30 steps = 1 s, METHODS.md §3), read from the
+    recording itself by ``base.item(i, radar_offset=shift)``; and labels dropped outside
+    ``label_fraction`` (has_label = False).
+
+    A pair drawn for the shift whose recording has fewer than ``shift`` radar samples after the
+    clip's window (``base.radar_room(i)``) stays aligned: it is counted in ``no_room`` and
+    reported by :meth:`summary`, never wrapped around. The video and its label are never moved.
+    """
 
     def __init__(self, base, prob: float, shift: int, label_fraction: float = 1.0, seed: int = 0):
         self.base = base
+        self.shift = int(shift)
         g = torch.Generator().manual_seed(10_007 + seed)
         n = len(base)
-        self.shifted = (torch.rand(n, generator=g) < prob).tolist() if prob > 0 else [False] * n
+        drawn = (torch.rand(n, generator=g) < prob).tolist() if prob > 0 else [False] * n
         keep = torch.rand(n, generator=g) < label_fraction
         self.labelled = keep.tolist() if label_fraction < 1 else [True] * n
-        self.shift = int(shift)
+        self.prob = float(prob)
+        self.drawn = drawn if self.shift else [False] * n
+        if any(self.drawn) and not (hasattr(base, "item") and hasattr(base, "radar_room")):
+            raise TypeError(f"{type(base).__name__} cannot shift the radar window: it needs "
+                            f"item(i, radar_offset) and radar_room(i) (VideoRadarPairs has them)")
+        room = [d and base.radar_room(i) >= self.shift for i, d in enumerate(self.drawn)]
+        self.shifted = room
+        self.no_room = [i for i, (d, r) in enumerate(zip(self.drawn, room)) if d and not r]
+
+    def summary(self) -> dict:
+        """{"n", "prob", "shift", "drawn", "shifted", "no_room", "shifted_fraction"}."""
+        n = len(self.shifted)
+        k = sum(self.shifted)
+        return {"n": n, "prob": self.prob, "shift": self.shift, "drawn": sum(self.drawn), "shifted": k,
+                "no_room": len(self.no_room), "shifted_fraction": k / n if n else 0.0}
 
     def __len__(self):
         return len(self.base)
 
     def __getitem__(self, i):
-        it = dict(self.base[i])
-        if self.shifted[i] and self.shift:
-            it["radar"] = torch.roll(it["radar"], self.shift, dims=-1)
+        it = dict(self.base.item(i, self.shift) if self.shifted[i] else self.base[i])
         it["has_label"] = bool(it.get("has_label", True)) and self.labelled[i]
         return it
 
@@ -125,6 +144,7 @@ class RPMTask(Task):
         if teacher_state is not None:
             self.teacher.load_state_dict(teacher_state)
         self.teacher.eval().requires_grad_(False)
+        self._teacher_out: dict[bytes, torch.Tensor] = {}
         self.policy = build_model("spectral_policy", rank=cfg.policy.rank)
         # One loss for the real step and the bilevel virtual step: the fused core op. The virtual
         # step differentiates L_train with create_graph=True; the fused op's backward is a kernel
@@ -167,8 +187,20 @@ class RPMTask(Task):
         return resize_video(v.to(self.device).float(), self.cfg.data.img_size)
 
     def _teacher(self, radar):
-        with torch.no_grad():
-            return self.teacher(radar.to(self.device).float()).float().contiguous()
+        """Frozen teacher's pulse [B, T] for radar [B, 10, T]. The teacher is fixed (eval mode, no
+        gradient), so each distinct radar window is run once and its output kept (keyed by the
+        window's bytes): epochs after the first, and the bilevel step, reuse it."""
+        import hashlib
+
+        x = radar.detach().float().cpu().contiguous()
+        keys = [hashlib.blake2b(r.numpy().tobytes(), digest_size=16).digest() for r in x]
+        todo = [i for i, k in enumerate(keys) if k not in self._teacher_out]
+        if todo:
+            with torch.no_grad():
+                out = self.teacher(x[todo].to(self.device)).float()
+            for j, i in enumerate(todo):
+                self._teacher_out[keys[i]] = out[j].detach()
+        return torch.stack([self._teacher_out[k] for k in keys]).to(self.device).contiguous()
 
     def _policy_net(self):
         """The policy as training calls it: DDP-wrapped when distributed (in every ablation that
@@ -325,11 +357,16 @@ def train_student(cfg: CrossModalConfig, seed: int, train, val, test, teacher_st
     run_cfg = dataclasses.replace(cfg, loop=loop)
     shift = int(round(cfg.radar_shift_seconds * cfg.data.fs))
     train_w = ShiftedRadar(train, cfg.radar_shift_prob, shift, cfg.label_fraction, seed)
+    shift_info = train_w.summary()
+    if cfg.radar_shift_prob > 0:
+        log(f"[crossmodal] radar shift p={cfg.radar_shift_prob:g} by {shift} samples: {shift_info['shifted']} of "
+            f"{shift_info['n']} training pairs shifted; {shift_info['no_room']} drawn but without {shift} radar "
+            f"samples after the clip (kept aligned)")
     res = fit(lambda device: RPMTask(run_cfg, device, train_w, val, teacher_state), run_cfg,
               resume=resume, log=log)
     task: RPMTask = res.task
     metrics = evaluate_student(task.model, test, run_cfg, res.device) if test is not None and len(test) else {}
-    result = {"mode": cfg.mode, "seed": seed, "radar_shift_prob": cfg.radar_shift_prob,
+    result = {"mode": cfg.mode, "seed": seed, "radar_shift_prob": cfg.radar_shift_prob, "radar_shift": shift_info,
               "policy": dataclasses.asdict(cfg.policy), "components": cfg.components,
               "steps": res.step, "seconds": res.seconds, "test": metrics,
               "checkpoint": str(res.checkpoint) if res.checkpoint else None}
@@ -359,23 +396,9 @@ def run_crossmodal(cfg: CrossModalConfig, *, data=None, resume: bool = False, te
     return results
 
 
-def shift_robustness(cfg: CrossModalConfig, probs=(0.0, 1.0), *, data=None, teacher_state=None,
-                     log=print) -> dict:
-    """MAE of the gated and the ungated (w/o gate) student for each radar-shift probability."""
-    train, val, test = data if data is not None else build_data(cfg)
-    root = Path(cfg.loop.out_dir)
-    if teacher_state is None:
-        teacher_state = pretrain_teacher(cfg, train, root / "teacher", log=log)
-    out: dict = {"gated": {}, "ungated": {}}
-    for name, use_gate in (("gated", True), ("ungated", False)):
-        for p in probs:
-            c = dataclasses.replace(cfg, radar_shift_prob=float(p),
-                                    policy=dataclasses.replace(cfg.policy, use_gate=use_gate),
-                                    loop=dataclasses.replace(cfg.loop, out_dir=str(root / f"{name}_p{p:g}")))
-            rs = run_crossmodal(c, data=(train, val, test), teacher_state=teacher_state, log=log)
-            out[name][f"{p:g}"] = mean_std([r["test"].get("mae") for r in rs])[:2]
-    for name in ("gated", "ungated"):
-        ks = sorted(out[name], key=float)
-        out[name + "_degradation"] = out[name][ks[-1]][0] - out[name][ks[0]][0]
-    write_json_on_main(root / "shift_robustness.json", out)
-    return out
+def shift_robustness(cfg: CrossModalConfig, probs=None, *, seeds=None, data=None, log=print) -> dict:
+    """The radar-shift sweep (gated vs ungated over probabilities and seeds):
+    :func:`rppg_distill.train.shift_sweep.shift_sweep`."""
+    from .shift_sweep import PAPER_PROBS, shift_sweep
+
+    return shift_sweep(cfg, PAPER_PROBS if probs is None else probs, seeds, data=data, log=log)

@@ -6,7 +6,8 @@ One folder per recording, named by ``Recording.key``::
                       boxes.npy      float32 [N, 4] crop boxes (x, y, w, h) in source pixels
                       face_ok.npy    bool [N] box backed by a recent detection
                       bvp.npy        float32 [N] label at frame rate (when labelled)
-                      radar.npy      float32 [10, N] radar at frame rate (when present)
+                      radar.npy      float32 [10, N + tail] radar at frame rate (when present;
+                                     tail = manifest "radar_tail", recorded past the last frame)
                       manifest.json  written last: its presence with matching hashes = complete
     <cache_dir>/report.json, report.txt   the last preprocessing report
 

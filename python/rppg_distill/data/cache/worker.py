@@ -118,7 +118,10 @@ def _write_labels(rec: Recording, out: Path, n_frames: int, m: dict, s: Preproce
         if name == "bvp" and arr.ndim != 1:
             raise _Flag("label_mismatch", f"bvp must be [N], got {arr.shape}")
         n = arr.shape[axis]
-        if n != n_frames:
+        tail = int((rec.meta or {}).get("radar_tail", 0)) if name == "radar" else 0
+        if name == "radar" and tail and 0 < n - n_frames <= tail + s.label_tolerance:
+            m["radar_tail"] = n - n_frames   # recorded past the last frame (readers declare it)
+        elif n != n_frames:
             if abs(n - n_frames) > s.label_tolerance:
                 raise _Flag("label_mismatch", f"{name} has {n} samples but the video has "
                                               f"{n_frames} frames (tolerance {s.label_tolerance})")

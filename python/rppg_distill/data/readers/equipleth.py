@@ -15,7 +15,11 @@ Radar processing (DATASETS.md), ``radar_features``:
 3. 5 bins centred on it; real parts then imaginary parts -> float32 (10, T_radar)
    (rows 0-4 = Re of bins b-2..b+2, rows 5-9 = Im).
 4. Resample to the video rate (polyphase, ``scipy.signal.resample_poly``; 120 Hz -> 30 fps is /4).
-Frames, label and radar must agree within ``tolerance_frames``; all three are cut to the shortest.
+Frames, label and radar must agree within ``tolerance_frames``; all three are cut to the shortest,
+except that radar recorded past the last frame is kept, up to ``max_radar_tail_s`` (a radar window
+may then start after its video clip's: RPM-Distill's radar-shift experiment). Sample i of every
+stream is frame i (the streams start together); ``meta["radar_tail"]`` is the number of radar
+samples past the last frame. A radar longer than that by more than the tolerance is an error.
 
 Security: ``rf.pkl`` is a Python pickle and ``vital_dict.npy`` a pickled dict (``allow_pickle``);
 that is the dataset's real format, so both are unpickled. Unpickling runs code: read only
@@ -94,14 +98,21 @@ def radar_features(raw: np.ndarray, *, samples_per_chirp: int = 512, keep_every:
 
 def read(root: str | Path, *, fps: float = 30.0, ppg_offset: int = 25, radar: bool = True,
          chirp_hz: float = 120.0, samples_per_chirp: int = 512, subjects=None,
-         tolerance_frames: int = DEFAULT_TOLERANCE_FRAMES, on_error: str = "raise",
-         skipped: list | None = None) -> list[Recording]:
-    """Read EquiPleth trials (PNG frames carry no fps: ``fps`` is the dataset's 30 unless given)."""
+         tolerance_frames: int = DEFAULT_TOLERANCE_FRAMES, max_radar_tail_s: float = 2.0,
+         on_error: str = "raise", skipped: list | None = None) -> list[Recording]:
+    """Read EquiPleth trials (PNG frames carry no fps: ``fps`` is the dataset's 30 unless given).
+
+    ``Recording.radar`` is [10, N + tail]: N = the frames (and labels) kept, tail = the radar
+    samples recorded after the last frame (at most ``max_radar_tail_s`` seconds).
+    """
     root = Path(root)
     rgb_root = root / "rgb_files"
     if not rgb_root.is_dir():
         raise ValueError(f"EquiPleth root has no rgb_files/ folder: {root}")
     rate = check_fps(fps, str(rgb_root))
+    if not max_radar_tail_s >= 0:
+        raise ValueError(f"max_radar_tail_s must be >= 0, got {max_radar_tail_s}")
+    max_tail = int(round(max_radar_tail_s * rate))
     trials = sorted((int(m.group(1)), int(m.group(2)), d) for d in rgb_root.iterdir()
                     if d.is_dir() and (m := _RGB.match(d.name)))
     sink = ErrorSink(on_error, skipped)
@@ -134,14 +145,18 @@ def read(root: str | Path, *, fps: float = 30.0, ppg_offset: int = 25, radar: bo
                                              fps=rate)
                 lengths["radar"] = feats.shape[1]
             n = min(lengths.values())
-            if n <= 0 or max(lengths.values()) - n > tolerance_frames:
-                raise ValueError(f"{d.name}: lengths disagree beyond tolerance {tolerance_frames}: {lengths} "
+            video_n = max(lengths["frames"], lengths["label"])
+            radar_over = lengths.get("radar", n) - max(video_n, n)   # radar recorded past the video
+            if n <= 0 or video_n - n > tolerance_frames or radar_over > max_tail + tolerance_frames:
+                raise ValueError(f"{d.name}: lengths disagree beyond tolerance {tolerance_frames} (radar may run "
+                                 f"{max_tail} samples = max_radar_tail_s past the video): {lengths} "
                                  f"(label after dropping {ppg_offset} offset samples)")
+            tail = 0 if feats is None else min(feats.shape[1] - n, max_tail)
             recs.append(Recording(
                 dataset=NAME, subject=str(vol), view="frontal", video=d, fps=rate, state=str(trial),
-                camera="rgbd", bvp=ppg[:n], radar=None if feats is None else feats[:, :n],
+                camera="rgbd", bvp=ppg[:n], radar=None if feats is None else feats[:, :n + tail],
                 meta={"label_file": str(ppg_file), "rf_dir": str(rf_dir) if feats is not None else None,
-                      "range_bin": rbin, "lengths": lengths, "n_frames": n},
+                      "range_bin": rbin, "lengths": lengths, "n_frames": n, "radar_tail": tail},
                 frame_loader=lambda d=d, n=n: read_frame_folder(d, "rgbd_rgb_*.png")[:n]))
         except ValueError as err:
             sink(d.name, err)

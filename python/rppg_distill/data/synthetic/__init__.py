@@ -18,7 +18,9 @@ What is simulated (details and sources in the submodules' docstrings):
   amplitude 0.5-0.9 % of the pixel value on the frontal view for type I (reported rPPG pulsatile
   strength is 0.1-1 % [Verkruysse et al. 2008; Wang et al. 2017, POS]), times the skin type's
   scale, times ``ViewSpec.pulse_gain`` (0.8) on the side views.
-* ``nuisance``: head motion, illumination drift/flicker, sensor noise; ``radar``: 77 GHz FMCW I/Q.
+* ``nuisance``: head motion, illumination drift/flicker, sensor noise; ``radar``: 77 GHz FMCW I/Q,
+  recorded ``radar_tail_s`` (1 s) past the last video frame, so that a radar window can start 1 s
+  after its video clip's and still be real data (RPM-Distill's radar-shift experiment).
 * Compression: MJPG (OpenCV's built-in encoder) at ``quality`` 95 by default. At quality ~75 the
   JPEG DC quantisation step (~8 levels) starts to swallow 0.3 % modulations; at 95 (step ~2)
   sensor-noise dithering keeps them, and POS on the frontal view recovers HR within ~1-2 bpm.
@@ -92,6 +94,7 @@ __all__ = ["FORMATS", "PBV_RGB", "SubjectSim", "SynthConfig", "generate", "simul
 FORMATS = ("mcd_rppg", "ubfc_rppg", "equipleth")
 VIEWS = ("frontal", "side_left", "side_right")
 STATES = ("before", "after")
+RADAR_READ_PAST_END_S = 1.75      # make_signals pads 2 s; the chest leads the PPG by <= 0.2 s
 PBV_RGB = np.array([0.33, 0.77, 0.53], np.float32) / 0.77      # relative pulsatile amplitude per channel
 
 
@@ -111,6 +114,8 @@ class SynthConfig:
     quality: int = 95
     radar: bool = True
     radar_lag_s: float = 0.0
+    radar_tail_s: float = 1.0                  # radar keeps recording this long after the last video frame
+                                               # (room for RPM-Distill's 1 s radar-window shift)
     green_amplitude: tuple = (0.005, 0.009)   # frontal green pulsatile amplitude range (fraction)
     noise_std: tuple = (1.5, 1.8)              # sensor noise std (grey levels): frontal, side
     specular_peak: tuple = (8.0, 12.0)         # peak specular grey levels: frontal, side
@@ -132,6 +137,10 @@ class SynthConfig:
             raise ValueError(f"unknown view(s) {sorted(bad)}; known: {VIEWS}")
         if self.fps <= 0 or self.duration_s <= 0 or self.n_subjects < 1:
             raise ValueError("fps, duration_s and n_subjects must be positive")
+        if self.radar_tail_s < 0 or self.radar_tail_s + abs(self.radar_lag_s) > RADAR_READ_PAST_END_S:
+            raise ValueError(f"radar_tail_s must be >= 0 and radar_tail_s + |radar_lag_s| <= "
+                             f"{RADAR_READ_PAST_END_S} s (the simulated signals run that far past the video), "
+                             f"got {self.radar_tail_s} and {self.radar_lag_s}")
 
 
 @dataclass
@@ -148,7 +157,7 @@ class SubjectSim:
     ppg_100hz: np.ndarray           # float32 raw PPG at 100 Hz over the recording
     frames: dict                    # view -> uint8 [N, H, W, 3]
     face_boxes: dict                # view -> (x, y, w, h)
-    radar_iq: np.ndarray | None     # complex64 [n_chirps, 512] or None
+    radar_iq: np.ndarray | None     # complex64 [n_chirps, 512] or None; covers the video and radar_tail_s more
     radar_lag_s: float = 0.0
     meta: dict = field(default_factory=dict)
 
@@ -195,7 +204,8 @@ def simulate(subject: int, state: str, cfg: SynthConfig, views: tuple | None = N
     if cfg.radar:
         rp = draw_radar_params(_rng(cfg.seed, subject, 4, s_idx), lag_s=cfg.radar_lag_s)
         chest = lambda tt: np.interp(tt, sig.t, sig.chest_mm)  # noqa: E731
-        radar_iq = fmcw_iq(chest, cfg.duration_s, _rng(cfg.seed, subject, 5, s_idx), rp).astype(np.complex64)
+        radar_iq = fmcw_iq(chest, cfg.duration_s + cfg.radar_tail_s, _rng(cfg.seed, subject, 5, s_idx),
+                           rp).astype(np.complex64)
     return SubjectSim(subject=subject, state=state, fps=cfg.fps, physiology=phys, signals=sig, bvp=bvp,
                       hr_frames=hr_frames, ppg_100hz=ppg100, frames=frames, face_boxes=boxes,
                       radar_iq=radar_iq, radar_lag_s=cfg.radar_lag_s,

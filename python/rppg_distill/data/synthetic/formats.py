@@ -7,7 +7,8 @@
   PPG, HR (bpm), time (s); whitespace-separated floats).
 * EquiPleth: ``rgb_files/v_{vol}_{trial}/rgbd_rgb_{i}.png`` (face crops),
   ``rgb_files/v_{vol}_{trial}/rgbd_ppg.npy`` (``ppg_offset`` extra leading samples, then one per
-  frame), ``rf_files/{vol}_{trial}/rf.pkl`` (DCA1000 packets, see ``radar.py``) and
+  frame), ``rf_files/{vol}_{trial}/rf.pkl`` (DCA1000 packets, see ``radar.py``; the capture may run
+  past the last frame, ``SynthConfig.radar_tail_s``) and
   ``rf_files/{vol}_{trial}/vital_dict.npy`` (``{'rgbd': {'NOM_PLETHWaveExport': ppg, ...}}``).
 """
 
