@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shift-sweep", nargs="?", const="0,0.2,0.4,0.6,0.8,1.0", default=None, metavar="P,P,...",
                         help="crossmodal: the radar-shift robustness experiment, gated vs w/o gate, for these "
                         "shift probabilities (default 0,0.2,...,1.0); resumable (finished runs are reused)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="with --shift-sweep: student runs in this many processes, one torch thread each")
     parser.add_argument("--seeds", default=None, metavar="S,S,...",
                         help="with --shift-sweep: the seeds (default: the config's seeds)")
 
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                 except ValueError as err:
                     print(f"rppg-distill train: --shift-sweep/--seeds: {err}", file=sys.stderr)
                     return 2
-                print(sweep.format_shift_table(sweep.shift_sweep(cfg, probs, seeds)))
+                print(sweep.format_shift_table(sweep.shift_sweep(cfg, probs, seeds, workers=args.workers)))
             else:
                 for r in crossmodal.run_crossmodal(cfg, resume=resume):
                     print(json.dumps({"seed": r["seed"], **r["test"]}))

@@ -11,10 +11,24 @@ function): workers are spawned, never forked (torch's thread pools do not surviv
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
+
+_DATASETS: dict[str, Any] = {}
+
+
+def worker_datasets(data_cfg, build: Callable[..., Any]) -> Any:
+    """``build(data_cfg, log=...)`` once per process and data config (a worker trains several runs
+    on the same clips; building them from the clip cache again would only cost time)."""
+    key = f"{build.__module__}.{build.__qualname__}:" + json.dumps(dataclasses.asdict(data_cfg), sort_keys=True,
+                                                                   default=str)
+    if key not in _DATASETS:
+        _DATASETS[key] = build(data_cfg, log=lambda s: None)
+    return _DATASETS[key]
 
 
 def _init_worker() -> None:

@@ -22,6 +22,7 @@ reused, a teacher whose teacher.json matches is loaded)::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -73,6 +74,18 @@ def _teacher(cfg: CrossModalConfig, seed: int, train, root: Path, log) -> dict:
     return state
 
 
+def _student_job(cfg: CrossModalConfig, seed: int, run_dir: str, teacher_path: str) -> dict:
+    """One student run in a ``run_pool`` worker: the datasets from the clip cache, the teacher
+    from its file (``weights_only``)."""
+    from .crossmodal import train_student
+    from .data import crossmodal_datasets
+    from .run_pool import worker_datasets
+
+    train, val, test = worker_datasets(cfg.data, crossmodal_datasets)
+    teacher = torch.load(teacher_path, map_location="cpu", weights_only=True)
+    return train_student(cfg, seed, train, val, test, teacher, Path(run_dir), log=lambda s: None)
+
+
 def _reusable(run_dir: Path, run_cfg: CrossModalConfig) -> dict | None:
     """The run's eval.json if it finished with exactly this config (the loop's config.yaml)."""
     import yaml
@@ -109,7 +122,7 @@ def summarize(runs: list[dict], probs: Sequence[float]) -> dict:
 
 def shift_sweep(cfg: CrossModalConfig, probs: Sequence[float] = PAPER_PROBS, seeds: Sequence[int] | None = None,
                 *, variants: Sequence[str] = tuple(VARIANTS), data=None, out_dir: str | Path | None = None,
-                plots: bool = True, log: Callable[[str], None] = print) -> dict:
+                plots: bool = True, workers: int = 1, log: Callable[[str], None] = print) -> dict:
     """Train and test the student for every (variant, p, seed); the teacher once per seed.
 
     Args:
@@ -121,6 +134,8 @@ def shift_sweep(cfg: CrossModalConfig, probs: Sequence[float] = PAPER_PROBS, see
         variants: "gated" and/or "ungated".
         data: (train, val, test) datasets; default built from ``cfg.data``.
         out_dir: default ``cfg.loop.out_dir``.
+        workers: student runs in this many processes (``train.run_pool``; each builds the
+            datasets from ``cfg.data``'s clip cache and reads its teacher from ``teacher.pt``).
 
     Returns:
         {"probs", "seeds", "variants", "shift_samples", "summary" (see :func:`summarize`),
@@ -143,34 +158,41 @@ def shift_sweep(cfg: CrossModalConfig, probs: Sequence[float] = PAPER_PROBS, see
     train, val, test = data if data is not None else build_data(cfg)
     root = Path(out_dir or cfg.loop.out_dir)
     t0 = time.perf_counter()
-    total = len(seeds) * len(probs) * len(variants)
-    runs, k, teachers = [], 0, {}
+    teachers = {seed: _teacher(cfg, seed, train, root, log) for seed in seeds}
+    plan = []
     for p in probs:                  # every seed of a p before the next p: a stopped sweep has whole rows
         for seed in seeds:
-            if seed not in teachers:
-                teachers[seed] = _teacher(cfg, seed, train, root, log)
-            teacher = teachers[seed]
             for name in variants:
-                k += 1
-                use_gate = VARIANTS[name]
                 run_dir = root / name / f"p{p:g}" / f"seed{seed}"
-                t1 = time.perf_counter()
                 c = dataclasses.replace(cfg, radar_shift_prob=p, seeds=[seed],
-                                        policy=dataclasses.replace(cfg.policy, use_gate=use_gate),
+                                        policy=dataclasses.replace(cfg.policy, use_gate=VARIANTS[name]),
                                         loop=dataclasses.replace(cfg.loop, seed=seed, out_dir=str(run_dir)))
-                r = _reusable(run_dir, c)
-                reused = r is not None
-                if r is None:
-                    r = train_student(c, seed, train, val, test, teacher, run_dir, log=lambda s: None)
-                mae = r["test"].get("mae", float("nan"))
-                log(f"[shift-sweep] run {k}/{total}: {name} p={p:g} seed {seed}: test MAE {mae:.2f} bpm, "
-                    f"{(r.get('radar_shift') or {}).get('shifted', 0)} pairs shifted"
-                    + (" (reused)" if reused else f" ({time.perf_counter() - t1:.0f} s)"))
-                runs.append({"variant": name, "p": p, "seed": seed, "test": {m: r["test"].get(m) for m in
-                                                                             (*METRICS, "n")},
-                             "radar_shift": r.get("radar_shift"), "gate_mean": r.get("gate_mean"),
-                             "steps": r.get("steps"), "dir": str(run_dir), "reused": reused,
-                             "hr_true": r["test"].get("hr_true")})
+                plan.append((name, p, seed, run_dir, c, _reusable(run_dir, c)))
+    todo = [i for i, row in enumerate(plan) if row[5] is None]
+    log(f"[shift-sweep] {len(plan)} runs ({len(plan) - len(todo)} reused), {workers} process(es)")
+    if workers > 1 and len(todo) > 1:
+        from .run_pool import run_jobs
+
+        jobs = [functools.partial(_student_job, plan[i][4], plan[i][2], str(plan[i][3]),
+                                  str(root / "teacher" / f"seed{plan[i][2]}" / "teacher.pt")) for i in todo]
+        names = [f"{plan[i][0]} p={plan[i][1]:g} seed {plan[i][2]}" for i in todo]
+        done = dict(zip(todo, run_jobs(jobs, workers=workers, desc="shift sweep", names=names, log=log)))
+    else:
+        done = {}
+        for k, i in enumerate(todo):
+            name, p, seed, run_dir, c, _ = plan[i]
+            t1 = time.perf_counter()
+            done[i] = train_student(c, seed, train, val, test, teachers[seed], run_dir, log=lambda s: None)
+            log(f"[shift-sweep] run {k + 1}/{len(todo)}: {name} p={p:g} seed {seed}: test MAE "
+                f"{done[i]['test'].get('mae', float('nan')):.2f} bpm ({time.perf_counter() - t1:.0f} s)")
+    runs = []
+    for i, (name, p, seed, run_dir, _, reused) in enumerate(plan):
+        r = reused if reused is not None else done[i]
+        runs.append({"variant": name, "p": p, "seed": seed,
+                     "test": {m: r["test"].get(m) for m in (*METRICS, "n")},
+                     "radar_shift": r.get("radar_shift"), "gate_mean": r.get("gate_mean"),
+                     "steps": r.get("steps"), "dir": str(run_dir), "reused": reused is not None,
+                     "hr_true": r["test"].get("hr_true")})
     hr_true = next((r["hr_true"] for r in runs if r.get("hr_true")), None)
     chance = _chance(hr_true) if hr_true else None
     for r in runs:
