@@ -20,9 +20,9 @@ def test_demo_end_to_end_tiny(tmp_path):
     args = parser.parse_args([
         "--out", str(out), "--subjects", "5", "--seconds", "11", "--steps", "2", "--seeds", "2", "--workers", "2",
         "--set", "data.img_size=16", "--set-rpm", "data.img_size=16",
-        "--set-rpm", "loop.epochs=1", "--set-rpm", "teacher.epochs=1"])
+        "--set-rpm", "loop.epochs=1", "--set-rpm", "teacher.epochs=1", "--shift-probs", "0,1"])
     assert demo.run(args) == 0
-    for name in ("table1.txt", "crossview_summary.json", "rpm_distill.json", "student.onnx",
+    for name in ("table1.txt", "crossview_summary.json", "rpm_shift_sweep.txt", "student.onnx",
                  "student.onnx.json" if (out / "student.onnx.json").exists() else "student.onnx",
                  "stage_times.json", "report.md", "report.png", "report.json", "runtime_fp32.json"):
         assert (out / name).exists(), name
@@ -35,6 +35,8 @@ def test_demo_end_to_end_tiny(tmp_path):
     assert summary["table"]["asymmetric"]["seeds"] == 2
     assert summary["chance"]["side"]["chance_mae"] > 0
     assert "n" in summary["wilcoxon_bprime_vs_aplus_side"]
+    assert set(report_sweep := json.loads((out / "report.json").read_text())["rpm_sweep"]) == {"gated", "ungated"}
+    assert set(report_sweep["gated"]) == {"0", "1"}
     md = (out / "report.md").read_text()
     assert "chance level" in md and "Wilcoxon" in md
     times = json.loads((out / "stage_times.json").read_text())

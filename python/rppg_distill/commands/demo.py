@@ -35,6 +35,7 @@ HELP = "end-to-end demo on the built-in synthetic data (Table 1, paired test, RP
 
 SCHEMES = ("cam2-only", "pooled-aug", "asymmetric")
 FULL_SCHEMES = ("cam2-only", "side-only", "pooled-aug", "symmetric", "asymmetric")
+DEMO_SHIFT_PROBS = (0.0, 0.5, 1.0)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -304,15 +305,27 @@ def format_chance(chance: dict) -> str:
 
 
 def _train_rpm_distill(demo: _Demo, cm, cm_data) -> None:
-    """Stage 4: a brief RPM-Distill run (radar teacher pretraining + student with the policy)."""
-    from rppg_distill.train import crossmodal
+    """Stage 4: RPM-Distill's radar-shift sweep, gated vs ungated (``train.shift_sweep``; the
+    teacher once per seed, the students in ``--workers`` processes)."""
+    from rppg_distill.train import shift_sweep as sweep
 
-    res = crossmodal.run_crossmodal(cm, data=cm_data)
-    (demo.out / "rpm_distill.json").write_text(json.dumps(res, indent=1))
-    demo.report["rpm_distill"] = [{k: r[k] for k in ("seed", "mode", "steps", "test") if k in r}
-                                  | {"gate_mean": r.get("gate_mean")} for r in res]
-    print("[demo] RPM-Distill student (test):", json.dumps(res[0]["test"]), flush=True)
-    demo.stages.done("train+eval RPM-Distill")
+    args = demo.args
+    probs = sweep.parse_floats(args.shift_probs) if args.shift_probs else \
+        list(sweep.PAPER_PROBS if args.full else DEMO_SHIFT_PROBS)
+    seeds = list(range(args.rpm_seeds if args.rpm_seeds else (3 if args.full else 1)))
+    print(f"[demo] RPM-Distill shift sweep: p = {', '.join(f'{p:g}' for p in probs)} x gated/ungated x "
+          f"{len(seeds)} seed(s) in {args.workers} process(es)", flush=True)
+    res = sweep.shift_sweep(cm, probs, seeds, data=cm_data, workers=args.workers,
+                            log=lambda s: print(s, flush=True))
+    table = sweep.format_shift_table(res)
+    print(table, flush=True)
+    (demo.out / "rpm_shift_sweep.txt").write_text(table + "\n")
+    demo.report["rpm_sweep"] = {name: {p: [v["mae"]["mean"], v["mae"]["std"], v["mae"]["n"]] for p, v in rows.items()}
+                                for name, rows in res["summary"].items()}
+    demo.report["rpm_sweep_chance"] = res.get("chance_mae")
+    demo.report["rpm_sweep_runs"] = [{k: r[k] for k in ("variant", "p", "seed", "test", "gate_mean", "radar_shift")}
+                                     for r in res["runs"]]
+    demo.stages.done(f"train+eval RPM-Distill shift sweep ({len(res['runs'])} runs)")
 
 
 def _export_and_run(demo: _Demo, results: list[dict]) -> None:

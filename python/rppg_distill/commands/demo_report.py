@@ -105,6 +105,8 @@ def write_report_md(out: Path, report: dict) -> Path:
                   "teacher's pulse is out of step. The gated student's policy can switch distillation off per "
                   "sample; the ungated one cannot. Test HR MAE of the video-only student "
                   "(rpm_distill protocol):", ""] + _sweep_lines(report["rpm_sweep"]) + [""]
+        if report.get("rpm_sweep_chance") is not None:
+            lines += [f"Chance level of these test HRs: {report['rpm_sweep_chance']:.2f} bpm.", ""]
     if "export" in report:
         exp = report["export"]
         lines += ["## 3. Deployment", "", f"- exported: `{Path(exp['path']).name}` "
