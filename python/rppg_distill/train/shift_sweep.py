@@ -74,6 +74,15 @@ def _teacher(cfg: CrossModalConfig, seed: int, train, root: Path, log) -> dict:
     return state
 
 
+def _teacher_job(cfg: CrossModalConfig, seed: int, root: str) -> None:
+    """``_teacher`` in a ``run_pool`` worker (it writes ``teacher/seed{seed}/teacher.pt``)."""
+    from .data import crossmodal_datasets
+    from .run_pool import worker_datasets
+
+    train = worker_datasets(cfg.data, crossmodal_datasets)[0]
+    _teacher(cfg, seed, train, Path(root), log=lambda s: None)
+
+
 def _student_job(cfg: CrossModalConfig, seed: int, run_dir: str, teacher_path: str) -> dict:
     """One student run in a ``run_pool`` worker: the datasets from the clip cache, the teacher
     from its file (``weights_only``)."""
@@ -158,6 +167,11 @@ def shift_sweep(cfg: CrossModalConfig, probs: Sequence[float] = PAPER_PROBS, see
     train, val, test = data if data is not None else build_data(cfg)
     root = Path(out_dir or cfg.loop.out_dir)
     t0 = time.perf_counter()
+    if workers > 1 and len(seeds) > 1:   # pretrain (or find) the teachers side by side, then load them below
+        from .run_pool import run_jobs
+
+        run_jobs([functools.partial(_teacher_job, cfg, seed, str(root)) for seed in seeds], workers=workers,
+                 desc="teachers", names=[f"teacher seed {seed}" for seed in seeds], log=log)
     teachers = {seed: _teacher(cfg, seed, train, root, log) for seed in seeds}
     plan = []
     for p in probs:                  # every seed of a p before the next p: a stopped sweep has whole rows
