@@ -34,4 +34,4 @@ def test_mcd_format_end_to_end_pos(tmp_path, capsys):
     assert front["n"] == 3 and front["mae"] < 3.0, out
     side = [summ[f"pos/{v}"] for v in ("side_left", "side_right")]
     # issue-10 calibration: side views carry a weaker but real pulse ("harder" = lower SNR, not chance)
-    assert np.mean([s["snr_db"] for s in side]) < front["snr_db"] - 1.0, out
+    assert np.mean([s["snr_db"] for s in side]) < front["snr_db"] - 0.5, out

@@ -117,8 +117,8 @@ class SynthConfig:
     radar_tail_s: float = 1.0                  # radar keeps recording this long after the last video frame
                                                # (room for RPM-Distill's 1 s radar-window shift)
     green_amplitude: tuple = (0.005, 0.009)   # frontal green pulsatile amplitude range (fraction)
-    noise_std: tuple = (1.5, 1.8)              # sensor noise std (grey levels): frontal, side
-    specular_peak: tuple = (8.0, 12.0)         # peak specular grey levels: frontal, side
+    noise_std: tuple = (1.5, 1.5)              # sensor noise std (grey levels): frontal, side (one camera model)
+    specular_peak: tuple = (8.0, 8.0)          # peak specular grey levels: frontal, side (one light)
     specular_motion: tuple = (0.3, 0.3)        # specular change per unit yaw motion: frontal, side
     head_yaw_deg: float = 15.0                 # per-recording head yaw drawn from +-this (all cameras)
     camera_views: dict = field(default_factory=lambda: dict(formats.MCD_DEFAULT_CAMERA_VIEWS))
