@@ -135,7 +135,7 @@ def write_report_png(out: Path, report: dict) -> Path | None:
     fig, ax = plt.subplots(2, 2, figsize=(12, 8))
     _plot_table(ax[0, 0], cv, np)
     _plot_pairs(ax[0, 1], cv)
-    _plot_sweep(ax[1, 0], report.get("rpm_sweep"), np)
+    _plot_sweep(ax[1, 0], report.get("rpm_sweep"), report.get("rpm_sweep_chance"))
     times = {k: v for k, v in report.get("stage_times", {}).items() if k != "total"}
     ax[1, 1].barh(list(times), list(times.values()), color="0.5")
     ax[1, 1].invert_yaxis()
@@ -166,7 +166,7 @@ def _plot_table(ax, cv: dict, np) -> None:
         if c:
             ax.hlines(c["chance_mae"], j - 0.45, j + 0.45, colors="k", linestyles="--",
                       label="chance level" if j == 0 else None)
-    ax.set_xticks(x, [VIEW_LABELS.get(v, v) for v in views])
+    ax.set_xticks(x, [VIEW_LABELS.get(v, v).replace(" (", "\n(") for v in views], fontsize=8)
     ax.set_ylabel("HR MAE (bpm), mean ± std over seeds")
     ax.set_title("Table 1: test HR error per camera")
     ax.legend(fontsize=7)
@@ -191,7 +191,7 @@ def _plot_pairs(ax, cv: dict) -> None:
     ax.set_title("side-view videos, mean over seeds: above the line = B' cleaner\n" + extra.strip(" ()"), fontsize=9)
 
 
-def _plot_sweep(ax, sweep: dict | None, np) -> None:
+def _plot_sweep(ax, sweep: dict | None, chance: float | None) -> None:
     if not sweep:
         ax.set_axis_off()
         ax.text(0.5, 0.5, "RPM shift sweep not run", ha="center")
@@ -201,6 +201,8 @@ def _plot_sweep(ax, sweep: dict | None, np) -> None:
         if pts:
             ax.errorbar([float(p) for p, _ in pts], [v[0] for _, v in pts], yerr=[v[1] for _, v in pts],
                         fmt=style, capsize=3, label=name if name == "gated" else "ungated (w/o gate)")
+    if chance is not None:
+        ax.axhline(chance, color="k", ls="--", lw=1, label="chance level")
     ax.set_xlabel("radar-shift probability in training")
     ax.set_ylabel("student test HR MAE (bpm)")
     ax.set_title("RPM-Distill: misaligned radar, gated vs ungated")
