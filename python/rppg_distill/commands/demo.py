@@ -269,9 +269,6 @@ def _train_crossview(demo: _Demo) -> list[dict]:
     summary = crossview.summarize(results)
     summary["check"] = _crossview_check(summary)
     summary["chance"] = chance_per_view(results)
-    summary["per_video_side_peak_concentration"] = {
-        name: crossview._per_video_side([r for r in results if r["scheme"] == name], "per_video_peak_concentration")
-        for name in ("asymmetric", "pooled-aug") if any(r["scheme"] == name for r in results)}
     table = crossview.format_table(summary)
     print(table)
     print(format_chance(summary["chance"]))

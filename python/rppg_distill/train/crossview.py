@@ -184,8 +184,10 @@ class CrossViewTask(Task):
 
 # ----------------------------------------------------------------------------- evaluation
 def label_space(cfg) -> str:
-    """The label space of the clips (``data.label_transform``, defaulting to ``data.transform``)."""
-    return cfg.data.label_transform or cfg.data.transform
+    """The label space of the clips: ``train.data.label_transform`` of ``cfg.data``."""
+    from .data import label_transform
+
+    return label_transform(cfg.data)
 
 
 def hr_protocol(cfg: CrossViewConfig):
@@ -299,7 +301,9 @@ def summarize(results: list[dict]) -> dict:
     """Table-1 rows per scheme (and λ): per view and side-pooled HR MAE and peak concentration as
     (mean, std over seeds) from ``evaluate.per_view_table``; the paper's Wilcoxon test of B' vs A+
     on side-view per-video peak concentration (``wilcoxon_bprime_vs_aplus_side``, higher is better)
-    and the same test on per-video MAE (``..._side_mae``)."""
+    and the same test on per-video MAE (``..._side_mae``), with the paired per-video peak
+    concentrations it compares (``per_video_side_peak_concentration``: {scheme: {view/video: mean
+    over seeds}})."""
     groups = _groups(results)
     records = [{"row": name, "view": v, "seed": r["seed"], "mae": d["mae"], "conc": d["peak_concentration"]}
                for name, rs in groups.items() for r in rs for v, d in r["views"].items()]
@@ -316,8 +320,9 @@ def summarize(results: list[dict]) -> dict:
     out: dict = {"table": table}
     if "asymmetric" in groups and "pooled-aug" in groups:
         b, a = groups["asymmetric"], groups["pooled-aug"]
-        out["wilcoxon_bprime_vs_aplus_side"] = _wilcoxon(_per_video_side(b, "per_video_peak_concentration"),
-                                                         _per_video_side(a, "per_video_peak_concentration"), True)
+        conc_b, conc_a = (_per_video_side(g, "per_video_peak_concentration") for g in (b, a))
+        out["per_video_side_peak_concentration"] = {"asymmetric": conc_b, "pooled-aug": conc_a}
+        out["wilcoxon_bprime_vs_aplus_side"] = _wilcoxon(conc_b, conc_a, True)
         out["wilcoxon_bprime_vs_aplus_side_mae"] = _wilcoxon(_per_video_side(b, "per_video_mae"),
                                                              _per_video_side(a, "per_video_mae"), False)
     return out
